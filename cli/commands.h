@@ -1,0 +1,23 @@
+/*
+** The skytile CLI: one file per subcommand, each exporting one entry point.
+** The CLI uses only the public API in include/.  Entry points return the
+** process exit code: 0 success, 1 failure (message already printed to
+** stderr as "skytile: ..."), 2 usage error.
+*/
+#ifndef SKYTILE_CLI_COMMANDS_H
+#define SKYTILE_CLI_COMMANDS_H
+
+#include <stdio.h>
+#include "skytile.h"
+
+int cmd_parquet(int argc, char **argv);
+int cmd_healpix(int argc, char **argv);
+
+/* Print "skytile: <msg>" for an error and return 1. */
+int cli_report(const st_error *err);
+/* Print "skytile: <fmt>" and return 2 (usage error). */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True if argv[i] is -h or --help. */
+int cli_is_help(const char *arg);
+
+#endif

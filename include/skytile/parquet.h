@@ -1,0 +1,77 @@
+/*
+** skytile/parquet.h — reading (and, later, writing) Apache Parquet files.
+**
+** A reader is opened on a file, parses and validates the footer, and then
+** reads any subset of columns from any row group into st_table batches.
+** Metadata (schema, row groups, column chunks, statistics) is exposed so that
+** callers can prune row groups before reading any data page.
+**
+** Thread-safety: a reader handle is used by one thread at a time, but several
+** threads may open readers on the same file.
+**
+** (The module owner fills in the functions below; this sketch fixes the shape.)
+*/
+#ifndef SKYTILE_PARQUET_H
+#define SKYTILE_PARQUET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifndef ST_API
+#define ST_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct st_error;
+struct st_table;
+struct st_field;
+
+typedef struct st_pq_reader st_pq_reader;
+
+/* Options; start with the struct size so the struct can grow. */
+typedef struct st_pq_read_options {
+  size_t struct_size;        /* sizeof(st_pq_read_options)                  */
+  uint64_t max_alloc;        /* cap on any single allocation from metadata   */
+                             /* sizes; 0 = default (1 GiB)                   */
+  bool verify_crc;           /* verify page CRCs when present                */
+  bool keep_dictionary;      /* return dictionary-encoded columns as indices */
+                             /* + dictionary instead of materialising        */
+} st_pq_read_options;
+
+ST_API void st_pq_read_options_init(st_pq_read_options *o);
+
+/*
+** Open a Parquet file and parse its footer.  opt may be NULL (defaults).
+** Errors name the path: "x.parquet: not a Parquet file (bad magic)",
+** "x.parquet: encrypted Parquet is not supported", ...
+*/
+ST_API int st_pq_open(const char *path, const st_pq_read_options *opt, st_pq_reader **out,
+                      struct st_error *err);
+/* Open a file held in memory (not copied; must outlive the reader). */
+ST_API int st_pq_open_memory(const void *data, size_t size, const char *name,
+                             const st_pq_read_options *opt, st_pq_reader **out,
+                             struct st_error *err);
+ST_API void st_pq_close(st_pq_reader *r);   /* NULL-safe */
+
+ST_API int64_t st_pq_num_rows(const st_pq_reader *r);
+ST_API int st_pq_num_row_groups(const st_pq_reader *r);
+ST_API int64_t st_pq_row_group_num_rows(const st_pq_reader *r, int row_group);
+/* The Arrow-mapped schema: a STRUCT field whose children are the top-level columns. */
+ST_API const struct st_field *st_pq_schema(const st_pq_reader *r);
+
+/*
+** Read the given row groups (NULL/0 = all, in file order) and top-level
+** columns (indices into st_pq_schema's children; NULL/0 = all) into one
+** table.  The table owns its data; free with st_table_free.
+*/
+ST_API int st_pq_read(st_pq_reader *r, const int *row_groups, int n_row_groups, const int *columns,
+                      int n_columns, struct st_table **out, struct st_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

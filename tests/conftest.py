@@ -1,0 +1,31 @@
+"""Shared pytest fixtures: where the build, the CLI and ../shared are."""
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BUILD = ROOT / os.environ.get("SKYTILE_BUILD", "build")
+SHARED = pathlib.Path(os.environ.get("SKYTILE_SHARED", ROOT.parent / "shared")).resolve()
+SAN = os.environ.get("SKYTILE_SAN") == "1"
+SKYTILE = BUILD / "skytile"
+
+
+def run_skytile(*args, input=None, check=False, timeout=120, cwd=None):
+    """Run the CLI; returns CompletedProcess with text stdout/stderr."""
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    p = subprocess.run([str(SKYTILE), *map(str, args)], input=input, capture_output=True,
+                       text=isinstance(input, str) or input is None, timeout=timeout, env=env, cwd=cwd)
+    if check and p.returncode != 0:
+        raise AssertionError(f"skytile {' '.join(map(str, args))} failed ({p.returncode}):\n{p.stderr}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def shared():
+    if not SHARED.is_dir():
+        pytest.skip("../shared not present")
+    return SHARED
