@@ -12,6 +12,9 @@
 
 int cmd_parquet(int argc, char **argv);
 int cmd_healpix(int argc, char **argv);
+/* `skytile parquet schema|meta` (cli/cmd_parquet_meta.c), dispatched from cmd_parquet. */
+int cmd_parquet_schema(int argc, char **argv);
+int cmd_parquet_meta(int argc, char **argv);
 
 /* Print "skytile: <msg>" for an error and return 1. */
 int cli_report(const st_error *err);

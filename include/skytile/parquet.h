@@ -74,4 +74,7 @@ ST_API int st_pq_read(st_pq_reader *r, const int *row_groups, int n_row_groups, 
 #ifdef __cplusplus
 }
 #endif
+
+#include "skytile/parquet_meta.h"
+
 #endif
