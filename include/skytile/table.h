@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #ifndef ST_API
 #define ST_API __attribute__((visibility("default")))
@@ -43,6 +44,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct st_error;
 
 typedef enum st_type_id {
   ST_T_NULL = 0,
@@ -185,6 +188,212 @@ ST_API int st_array_export_arrow(const st_field *f, const st_array *a, struct Ar
 */
 ST_API int st_table_import_arrow(struct ArrowSchema *schema, struct ArrowArray *array,
                           st_table **out, struct st_error *err);
+
+/*
+** Import one Arrow array (any supported type) with its schema.  Moves ownership
+** like st_table_import_arrow: both inputs are consumed (released now or kept
+** alive by the returned array), also when the function fails.  On success
+** *out_field is filled (clear it with st_field_clear) and *out is the array.
+** Formats we do not handle fail with ST_ERR_UNSUPPORTED naming the format;
+** a struct whose n_buffers/n_children disagree with its format fails with
+** ST_ERR_CORRUPT.  Buffer contents are not checked: call st_array_validate on
+** data from untrusted producers.
+*/
+ST_API int st_array_import_arrow(struct ArrowSchema *schema, struct ArrowArray *array,
+                                 st_field *out_field, st_array **out, struct st_error *err);
+
+/* ---- building fields ------------------------------------------------------ */
+/*
+** Initialise *f as a column named `name` (copied) of the given type, with all
+** parameters zero (callers then set byte_width, unit, precision/scale, tz...).
+** Returns 0 or ST_ERR_NOMEM.  Clear with st_field_clear.
+*/
+ST_API int st_field_init(st_field *f, const char *name, st_type_id type, bool nullable);
+/* Append a deep copy of `child` to f->children.  0 or ST_ERR_NOMEM. */
+ST_API int st_field_add_child(st_field *f, const st_field *child);
+/* Set (replace or add) a metadata pair, copying key and value.  0 or ST_ERR_NOMEM. */
+ST_API int st_field_set_meta(st_field *f, const char *key, const char *value);
+/* The value of metadata `key`, or NULL. */
+ST_API const char *st_field_get_meta(const st_field *f, const char *key);
+
+/* ---- tables --------------------------------------------------------------- */
+/*
+** Make a table from n_columns fields (deep-copied) and arrays.  Ownership of
+** every array in columns[] moves to the table — also when the function fails
+** (they are freed then); the columns[] pointer array itself stays the
+** caller's.  n_rows < 0 takes the length of the first column (0 without
+** columns).  Every column must have length n_rows (else ST_ERR_INVALID).
+** `meta_from` (may be NULL) supplies table-level metadata copied into
+** schema's metadata.  Free the table with st_table_free.
+*/
+ST_API int st_table_new(const st_field *fields, st_array **columns, int n_columns, int64_t n_rows,
+                        const st_field *meta_from, st_table **out, struct st_error *err);
+/*
+** New table holding the columns cols[0..n) of t in that order (an index may
+** repeat).  Zero-copy: buffers are shared by reference, so t and the result
+** may be freed in any order.  Bad index: ST_ERR_INVALID.
+*/
+ST_API int st_table_select_columns(const st_table *t, const int *cols, int n, st_table **out,
+                                   struct st_error *err);
+/*
+** Rows [offset, offset+length) of t as a new table, zero-copy (see st_array_slice).
+** The range must lie within the table (else ST_ERR_INVALID).
+*/
+ST_API int st_table_slice(const st_table *t, int64_t offset, int64_t length, st_table **out,
+                          struct st_error *err);
+
+/* ---- array operations ----------------------------------------------------- */
+/*
+** Zero-copy slice: a new array for slots [offset, offset+length) of a, sharing
+** a's buffers (the array tree is cloned and the blocks referenced, so a and the
+** slice may be freed in any order).  The range must lie within a.
+*/
+ST_API int st_array_slice(const st_array *a, int64_t offset, int64_t length, st_array **out,
+                          struct st_error *err);
+/*
+** Gather: out[i] = a[idx[i]] for i < n, for every type (nested lists, structs,
+** maps and dictionary columns included; a dictionary column keeps sharing its
+** dictionary).  An index of -1 yields a null slot; any other index outside
+** [0, a->length) fails with ST_ERR_INVALID.  The result owns fresh buffers.
+** Cost is O(n + bytes gathered), done column by column.
+*/
+ST_API int st_array_take(const st_field *f, const st_array *a, const int64_t *idx, int64_t n,
+                         st_array **out, struct st_error *err);
+/* st_array_take on every column. */
+ST_API int st_table_take(const st_table *t, const int64_t *idx, int64_t n, st_table **out,
+                         struct st_error *err);
+/*
+** Concatenate n arrays of the same field f into one fresh array (copies).
+** Dictionary columns are concatenated by appending the dictionaries and
+** rebasing the indices (duplicates in the dictionary are allowed in Arrow).
+*/
+ST_API int st_array_concat(const st_field *f, st_array *const *arrays, int n, st_array **out,
+                           struct st_error *err);
+/*
+** Concatenate n tables whose schemas are equal (st_field_equal on the schemas;
+** else ST_ERR_SCHEMA).  The result takes the first table's schema.
+*/
+ST_API int st_table_concat(st_table *const *tables, int n, st_table **out, struct st_error *err);
+
+/*
+** Full structural validation of an array against its field (recursively):
+** buffer count and presence, child count and lengths, offsets non-decreasing
+** and within the child / data, validity bitmap and value buffers large enough
+** (checked when the owning st_mem block describes the buffer's extent, as for
+** blocks made by st_mem_new; imported Arrow buffers carry no size), null_count
+** consistent with the bitmap, dictionary indices within the dictionary, map
+** keys not null, decimal precision in range.  UTF-8 validity of strings is not
+** checked.  Returns 0 or ST_ERR_CORRUPT with a message naming the column path
+** and the problem.  Never reads outside checked extents; recursion is bounded.
+*/
+ST_API int st_array_validate(const st_field *f, const st_array *a, struct st_error *err);
+/* st_array_validate on every column, plus column count and lengths vs n_rows. */
+ST_API int st_table_validate(const st_table *t, struct st_error *err);
+
+/* ---- builder -------------------------------------------------------------- */
+/*
+** A builder appends values column-wise into growable buffers (amortised
+** doubling; no allocation per value) and finishes into an st_array.
+** Supported field types: BOOL, all integers, FLOAT16/FLOAT/DOUBLE, DECIMAL128/256,
+** DATE32/64, TIME32/64, TIMESTAMP, DURATION (fixed width), STRING, BINARY,
+** LARGE_STRING, LARGE_BINARY, FIXED_BINARY.  Others: ST_ERR_UNSUPPORTED.
+** The validity bitmap is created at the first null only.
+**
+**   st_builder *b;  st_builder_new(&field, &b, &err);
+**   st_builder_append_values(b, xs, n, NULL, &err);     // n packed values
+**   st_builder_append_nulls(b, 3, &err);
+**   st_builder_finish(b, &arr, &err);                     // b is empty again
+**   st_builder_free(b);
+*/
+typedef struct st_builder st_builder;
+ST_API int st_builder_new(const st_field *f, st_builder **out, struct st_error *err);
+ST_API void st_builder_free(st_builder *b);                 /* NULL-safe */
+ST_API int64_t st_builder_length(const st_builder *b);      /* slots appended so far */
+/* Reserve room for n more slots (and, for variable-width types, `bytes` more data bytes). */
+ST_API int st_builder_reserve(st_builder *b, int64_t n, int64_t bytes, struct st_error *err);
+/*
+** Append n fixed-width values packed in `values` (n * byte width bytes, in the
+** column's physical type: int32 for DATE32, int64 for TIMESTAMP, raw 16/32 bytes
+** for decimals, byte_width bytes for FIXED_BINARY).  For BOOL, `values` holds one
+** byte per value (nonzero = true).  `valid` is NULL (all valid) or one byte per
+** value (nonzero = valid; the value of a null slot is still stored but ignored).
+*/
+ST_API int st_builder_append_values(st_builder *b, const void *values, int64_t n,
+                                    const uint8_t *valid, struct st_error *err);
+/* Append n nulls (zeroed values / empty strings). */
+ST_API int st_builder_append_nulls(st_builder *b, int64_t n, struct st_error *err);
+/* Append one STRING/BINARY/FIXED_BINARY value of len bytes (len == byte_width for FIXED_BINARY). */
+ST_API int st_builder_append_bytes(st_builder *b, const void *data, size_t len, struct st_error *err);
+/*
+** Append n STRING/BINARY values in bulk: value i is data[offsets[i] .. offsets[i+1])
+** (offsets has n+1 entries, non-decreasing); `valid` as in st_builder_append_values.
+*/
+ST_API int st_builder_append_strings(st_builder *b, const uint8_t *data, const int64_t *offsets,
+                                     int64_t n, const uint8_t *valid, struct st_error *err);
+/* Move the built data into a new array (*out); the builder is empty and reusable after. */
+ST_API int st_builder_finish(st_builder *b, st_array **out, struct st_error *err);
+
+/* ---- text output ------------------------------------------------------------ */
+/*
+** Value formatting shared by the CSV and JSON Lines writers and the CLI.
+**
+** ST_FMT_TEXT — the text of a CSV cell before quoting:
+**   null             empty
+**   bool             true / false
+**   integers         exact decimal
+**   float, double    shortest text that reads back to the same value
+**                    ("0.1", "1e+300", "-0"); NaN "nan", infinities "inf"/"-inf".
+**                    FLOAT values read back exactly as float32, DOUBLE and
+**                    FLOAT16 (widened to double) as double.
+**   decimal          exact decimal text with `scale` fraction digits
+**                    ("-123.45", "0.05"; negative scale appends zeros)
+**   date32/date64    YYYY-MM-DD (proleptic Gregorian; years below 0 as "-0044",
+**                    years above 9999 with more digits); date64 drops the time of day
+**   timestamp        YYYY-MM-DDTHH:MM:SS plus 3/6/9 fraction digits for ms/us/ns,
+**                    always printed; with a time zone the UTC instant followed by "Z"
+**                    (for every zone: the stored value is a UTC instant)
+**   time32/time64    HH:MM:SS plus 3/6/9 fraction digits per unit (a value outside
+**                    one day prints as the raw integer)
+**   duration         the integer count in its unit
+**   string           the bytes as stored
+**   binary, fixed    lowercase hex, two digits per byte ("00ff10")
+**   list/struct/map  the ST_FMT_JSON text of the value
+**   dictionary       the formatted dictionary value
+** ST_FMT_JSON — a JSON value: null; true/false; numbers for integers, floats and
+**   decimals (exact text); NaN and infinities as the strings "NaN", "Infinity",
+**   "-Infinity"; strings with JSON escaping (", \, control characters; invalid
+**   UTF-8 bytes become \ufffd); binary as a hex string; dates/times/timestamps as
+**   strings in the text forms above; lists as arrays; structs as objects; maps
+**   as arrays of {"key": k, "value": v} objects.
+*/
+enum { ST_FMT_TEXT = 0, ST_FMT_JSON = 1 };
+
+/* A growable, caller-owned char buffer (always NUL-terminated once non-empty). */
+typedef struct st_text {
+  char *data;              /* malloc'd, NUL-terminated; NULL when cap == 0   */
+  size_t len;              /* chars in use (excluding the NUL)               */
+  size_t cap;              /* bytes allocated                                */
+} st_text;
+ST_API void st_text_free(st_text *t);                       /* frees data, zeroes t */
+
+/* Append the formatted value of row `row` of column (f, a) to out.  0 or an st_code. */
+ST_API int st_format_value(const st_field *f, const st_array *a, int64_t row, int style,
+                           st_text *out, struct st_error *err);
+/*
+** Write t as CSV (RFC 4180: comma separated, "\n" line ends, a field is
+** quoted when it contains a comma, quote, CR or LF, or when it is the empty
+** string — so "" is an empty string and an empty field is null).  With
+** header, the first line holds the column names.  Cells use ST_FMT_TEXT.
+** Returns 0 or ST_ERR_IO.
+*/
+ST_API int st_table_write_csv(const st_table *t, FILE *fp, bool header, struct st_error *err);
+/* Write t as JSON Lines: one object per row, keys = column names in order, values ST_FMT_JSON. */
+ST_API int st_table_write_jsonl(const st_table *t, FILE *fp, struct st_error *err);
+/* The same writing to a file path (created/truncated; append=true appends). */
+ST_API int st_table_write_csv_path(const st_table *t, const char *path, bool header, bool append,
+                                   struct st_error *err);
+ST_API int st_table_write_jsonl_path(const st_table *t, const char *path, bool append,
+                                     struct st_error *err);
 
 #ifdef __cplusplus
 }

@@ -237,7 +237,70 @@ typedef struct st_pq_leaf {
   char *path;                   /* (owned) "a.b.c"                                */
   int top_column;               /* index of the top-level column it belongs to     */
   int column_order;             /* ST_PQ_ORDER_*                                   */
+  int node;                     /* index of its LEAF node in st_pq_schema.nodes    */
+  int16_t rep_ancestor_def;     /* = nodes[node].rep_ancestor_def (see below)      */
 } st_pq_leaf;
+
+/*
+** Levels of the Arrow-mapped tree (what the column reader needs to assemble
+** nested arrays from definition/repetition levels).
+**
+** st_pq_schema.nodes holds one st_pq_node per st_field node of `root`, in
+** pre-order (nodes[0] = the root STRUCT, then each top-level column followed
+** by its descendants).  For node N (d = a leaf value's definition level, r =
+** its repetition level, both as decoded from the leaf column's pages):
+**
+**   N.def               d >= N.def   : N's slot is present and NON-NULL.
+**   N.rep_ancestor_def  d <  N.rep_ancestor_def : the entry makes no slot of N
+**                       at all (a list/map above N is null or empty).  It is
+**                       the nearest LIST/MAP ancestor's def + 1 (0 when none).
+**                       rep_ancestor_def <= d < def : N's slot is NULL (only
+**                       possible when N.nullable).
+**   N.rep               number of repeated levels above N's slot: an entry
+**                       with r <= N.rep starts a NEW slot of N; r > N.rep
+**                       continues the current slot (inside a nested list).
+**   For LIST and MAP nodes (kind ST_PQ_NODE_LIST / ST_PQ_NODE_MAP):
+**     d == N.def        the list is present but EMPTY (no element);
+**     d >= N.def + 1    the entry is an element of the list (element slot);
+**     elements repeat at r == N.rep + 1 (r <= N.rep starts a new list).
+**     The single child (element, or for MAP the STRUCT{key,value} entries
+**     node) has rep == N.rep + 1 and rep_ancestor_def == N.def + 1.
+**   STRUCT children share their parent's slots: their rep equals the
+**   parent's rep and their rep_ancestor_def equals the parent's.
+**
+** Invariants: def never decreases going down; child.def >= parent.def (+1
+** for LIST/MAP children); a leaf node's def == leaves[i].max_def and its
+** rep == leaves[i].max_rep.  A non-nullable node has def == the def of the
+** node above it (or parent.def + 1 below a LIST/MAP).
+**
+** Example (pyarrow's 3-level list of nullable ints in an optional column):
+**   optional group a (LIST) { repeated group list { optional int32 element } }
+**   node a       LIST  def 1 rep 0 rep_ancestor_def 0 nullable
+**   node element LEAF  def 3 rep 1 rep_ancestor_def 2 nullable
+**   d=0: a is null; d=1: a = []; d=2: a has a null element; d=3: a value.
+**
+** Legacy layouts map onto the same shape: a bare `repeated` field (no LIST
+** annotation) becomes a non-nullable LIST node whose def/rep are those of
+** the position above it and whose element is the repeated field itself.
+*/
+enum { ST_PQ_NODE_STRUCT = 0, ST_PQ_NODE_LIST = 1, ST_PQ_NODE_MAP = 2, ST_PQ_NODE_LEAF = 3 };
+
+typedef struct st_pq_node {
+  const st_field *field;        /* the st_field node (inside st_pq_schema.root)    */
+  int kind;                     /* ST_PQ_NODE_*                                    */
+  int parent;                   /* node index of the parent, -1 for the root       */
+  int first_child;              /* node index of the first child, -1 if none       */
+  int next_sibling;             /* node index of the next sibling, -1 if none      */
+  int schema_index;             /* schema element the node maps to (LIST/MAP: the  */
+                                /* annotated group, or the bare repeated field;    */
+                                /* MAP entries STRUCT: the repeated key_value group)*/
+  int16_t def;                  /* def level at which the slot is non-null         */
+  int16_t rep;                  /* repeated levels above the slot                  */
+  int16_t rep_ancestor_def;     /* def level below which there is no slot          */
+  bool nullable;                /* == field->nullable                              */
+  int leaf;                     /* LEAF: index into leaves; else -1                */
+  int first_leaf, n_leaves;     /* leaves under this node (contiguous)             */
+} st_pq_node;
 
 typedef struct st_pq_schema {
   int n_leaves;
@@ -245,6 +308,9 @@ typedef struct st_pq_schema {
   st_field root;                /* Arrow-mapped STRUCT; children = top-level cols  */
   int *top_first_leaf;          /* (owned) per top-level column: first leaf index  */
   int *top_n_leaves;            /* (owned) per top-level column: number of leaves  */
+  int n_nodes;
+  st_pq_node *nodes;            /* (owned) pre-order over root; nodes[0] = root    */
+  int *top_node;                /* (owned) per top-level column: its node index    */
 } st_pq_schema;
 
 /*
