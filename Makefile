@@ -25,9 +25,10 @@ CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno
 LDSAN := -fsanitize=address,undefined
 endif
 CPPFLAGS := -Iinclude -Isrc
-LIBS := -lzstd -lsnappy -llz4 -lz -lbrotlidec -lbrotlienc -lm -lpthread
+LIBS := -lcfitsio -lzstd -lsnappy -llz4 -lz -lbrotlidec -lbrotlienc -lm -lpthread
 PYTHON ?= python3
 VENV := .venv
+JOBS ?= $(shell nproc)
 
 LIB_SRC := $(sort $(shell find src -name '*.c'))
 CLI_SRC := $(sort $(wildcard cli/*.c))
@@ -69,13 +70,13 @@ $(VENV)/.stamp: tests/requirements.txt
 venv: deps $(VENV)/.stamp
 
 test: deps venv
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	$(MAKE) check-deps-graph
-	SKYTILE_BUILD=$(BUILD) $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	SKYTILE_BUILD=$(BUILD) $(VENV)/bin/python -m pytest -q -p no:cacheprovider -n $(JOBS) tests
 
 test-asan: deps venv
-	$(MAKE) all BUILD=build-asan SAN=1 OPT=-O1
-	SKYTILE_BUILD=build-asan SKYTILE_SAN=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	$(MAKE) -j$(JOBS) all BUILD=build-asan SAN=1 OPT=-O1
+	SKYTILE_BUILD=build-asan SKYTILE_SAN=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider -n $(JOBS) tests
 
 test-unit: all
 	$(BUILD)/unit_tests
@@ -84,11 +85,11 @@ check-deps-graph:
 	@sh scripts/check-deps-graph.sh
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	sh scripts/demo.sh $(BUILD)
 
 bench: deps venv
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	$(VENV)/bin/python bench/run.py
 
 fuzz: deps

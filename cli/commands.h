@@ -12,9 +12,14 @@
 
 int cmd_parquet(int argc, char **argv);
 int cmd_healpix(int argc, char **argv);
+int cmd_import(int argc, char **argv);  /* cli/cmd_import.c */
+int cmd_info(int argc, char **argv);    /* cli/cmd_info.c   */
+int cmd_verify(int argc, char **argv);  /* cli/cmd_verify.c */
 /* `skytile parquet schema|meta` (cli/cmd_parquet_meta.c), dispatched from cmd_parquet. */
 int cmd_parquet_schema(int argc, char **argv);
 int cmd_parquet_meta(int argc, char **argv);
+/* `skytile parquet convert IN OUT` (cli/cmd_parquet_convert.c), argv[0] = "convert". */
+int cmd_parquet_convert(int argc, char **argv);
 
 /* Print "skytile: <msg>" for an error and return 1. */
 int cli_report(const st_error *err);

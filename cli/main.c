@@ -15,6 +15,9 @@ static const struct {
 } COMMANDS[] = {
     {"parquet", cmd_parquet, "inspect and read Parquet files (schema, meta, cat)"},
     {"healpix", cmd_healpix, "HEALPix tools (ang2pix, pix2ang, neighbours, cone)"},
+    {"import", cmd_import, "import catalogs (CSV/TSV, FITS, Parquet) into a HATS catalog"},
+    {"info", cmd_info, "describe a HATS catalog, hive dataset or Parquet dataset"},
+    {"verify", cmd_verify, "check a HATS catalog's metadata against its files"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

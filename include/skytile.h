@@ -68,5 +68,7 @@ ST_API const char *st_version(void);
 #include "skytile/table.h"
 #include "skytile/parquet.h"
 #include "skytile/healpix.h"
+#include "skytile/import.h"
+#include "skytile/hats.h"
 
 #endif

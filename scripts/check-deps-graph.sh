@@ -11,6 +11,9 @@ allowed() {
     table) echo "util io table" ;;
     parquet) echo "util io table parquet" ;;
     healpix) echo "util healpix" ;;
+    hats) echo "util io table parquet healpix hats" ;;
+    readers) echo "util io table parquet healpix hats readers" ;;
+    import) echo "util io table parquet healpix hats readers import" ;;
     *) echo "" ;;
   esac
 }
@@ -29,7 +32,7 @@ for dir in src/*/; do
 done
 for f in cli/*.c cli/*.h; do
   [ -e "$f" ] || continue
-  if grep -qE '^#include "(util|io|table|parquet|healpix)/' "$f"; then
+  if grep -qE '^#include "(util|io|table|parquet|healpix|hats|readers|import)/' "$f"; then
     echo "dependency violation: $f includes a private header (the CLI uses include/ only)"; bad=1
   fi
 done

@@ -9,7 +9,19 @@
 ** Thread-safety: a reader handle is used by one thread at a time, but several
 ** threads may open readers on the same file.
 **
-** (The module owner fills in the functions below; this sketch fixes the shape.)
+** What is read: every physical type (INT96 becomes timestamp[ns]), the
+** logical/converted types mapped to Arrow types (strings, decimals from
+** INT32/INT64/FIXED_LEN_BYTE_ARRAY/BYTE_ARRAY, dates, times, timestamps,
+** float16, narrowed and unsigned integers), nested structs/lists/maps incl.
+** the legacy list layouts, data pages v1 and v2, dictionary pages, every
+** standard encoding (PLAIN, dictionary, RLE, legacy BIT_PACKED levels,
+** DELTA_*, BYTE_STREAM_SPLIT) and every codec of codec.h.  Not supported
+** (clear errors): encrypted files, column chunks stored in another file.
+**
+** Untrusted input: sizes from the file are checked against the file/chunk
+** bounds and options.max_alloc before anything is allocated; an inconsistent
+** file fails with ST_ERR_CORRUPT and a message naming the place, e.g.
+** "x.parquet: column 'a.b', row group 3, page 7: page CRC mismatch".
 */
 #ifndef SKYTILE_PARQUET_H
 #define SKYTILE_PARQUET_H
@@ -37,9 +49,13 @@ typedef struct st_pq_read_options {
   size_t struct_size;        /* sizeof(st_pq_read_options)                  */
   uint64_t max_alloc;        /* cap on any single allocation from metadata   */
                              /* sizes; 0 = default (1 GiB)                   */
-  bool verify_crc;           /* verify page CRCs when present                */
+  bool verify_crc;           /* verify page CRCs when present (a mismatch is */
+                             /* ST_ERR_CORRUPT "page CRC mismatch")          */
   bool keep_dictionary;      /* return dictionary-encoded columns as indices */
                              /* + dictionary instead of materialising        */
+                             /* (top-level string/binary columns; the        */
+                             /* dictionaries of the row groups are appended, */
+                             /* and values of non-dictionary pages too)      */
 } st_pq_read_options;
 
 ST_API void st_pq_read_options_init(st_pq_read_options *o);
@@ -57,6 +73,8 @@ ST_API int st_pq_open_memory(const void *data, size_t size, const char *name,
                              struct st_error *err);
 ST_API void st_pq_close(st_pq_reader *r);   /* NULL-safe */
 
+/* The footer's num_rows, as written (some writers get it wrong, e.g. 0; st_pq_read
+   returns the sum of the row groups' num_rows: see st_pq_row_group_num_rows). */
 ST_API int64_t st_pq_num_rows(const st_pq_reader *r);
 ST_API int st_pq_num_row_groups(const st_pq_reader *r);
 ST_API int64_t st_pq_row_group_num_rows(const st_pq_reader *r, int row_group);
@@ -64,9 +82,13 @@ ST_API int64_t st_pq_row_group_num_rows(const st_pq_reader *r, int row_group);
 ST_API const struct st_field *st_pq_schema(const st_pq_reader *r);
 
 /*
-** Read the given row groups (NULL/0 = all, in file order) and top-level
-** columns (indices into st_pq_schema's children; NULL/0 = all) into one
-** table.  The table owns its data; free with st_table_free.
+** Read the given row groups (NULL/0 = all, in file order; an index may be
+** given in any order) and top-level columns (indices into st_pq_schema's
+** children; NULL/0 = all) into one table whose rows are those of the row
+** groups in the order given (n_rows = sum of their num_rows).  Only the
+** column chunks of the selected columns and row groups are read.  The table
+** owns its data; free with st_table_free.  For a scan with bounded memory,
+** call it once per row group.  Bad indices: ST_ERR_INVALID.
 */
 ST_API int st_pq_read(st_pq_reader *r, const int *row_groups, int n_row_groups, const int *columns,
                       int n_columns, struct st_table **out, struct st_error *err);
@@ -76,5 +98,7 @@ ST_API int st_pq_read(st_pq_reader *r, const int *row_groups, int n_row_groups, 
 #endif
 
 #include "skytile/parquet_meta.h"
+
+#include "skytile/parquet_write.h"
 
 #endif

@@ -2,8 +2,8 @@
 ** skytile/table.h — the columnar in-memory table used across skytile.
 **
 ** The layout is Apache Arrow's, so a table can be handed to pyarrow, polars or
-** DuckDB through the Arrow C Data Interface without copying (st_export_arrow),
-** and Arrow data can come in the same way (st_import_arrow).
+** DuckDB through the Arrow C Data Interface without copying (st_table_export_arrow),
+** and Arrow data can come in the same way (st_table_import_arrow).
 **
 **   st_field   the schema of a column: name, type, nullability, children.
 **   st_array   the data of a column: length, validity bitmap, buffers, children.
@@ -121,7 +121,9 @@ ST_API const char *st_type_name(st_type_id t);
 ST_API void st_field_type_string(const st_field *f, char *out, size_t cap);
 ST_API int st_field_copy(st_field *dst, const st_field *src);   /* deep copy; 0 or ST_ERR_NOMEM */
 ST_API void st_field_clear(st_field *f);                        /* frees contents, not f     */
-ST_API bool st_field_equal(const st_field *a, const st_field *b); /* names, types, children  */
+/* Names, types (with their parameters), dictionary encoding and children, recursively;
+   nullability and metadata are not compared. */
+ST_API bool st_field_equal(const st_field *a, const st_field *b);
 
 /* ---- arrays -------------------------------------------------------------- */
 ST_API st_array *st_array_new(void);              /* zeroed; NULL on OOM              */

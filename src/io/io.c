@@ -81,7 +81,8 @@ static int file_new(const char *path, st_file **out, st_error *err) {
   st_file *f = calloc(1, sizeof *f);
   if (!f || !(f->path = st_strdup(path ? path : "<memory>"))) {
     free(f);
-    return st_fail(err, ST_ERR_NOMEM, "out of memory opening '%s'", path ? path : "<memory>");
+    st_fail(err, ST_ERR_NOMEM, "out of memory opening '%s'", path ? path : "<memory>");
+    return ST_ERR_NOMEM;
   }
   f->fd = -1;
   *out = f;
@@ -141,7 +142,7 @@ int st_file_open(const char *path, st_file **out, st_error *err) {
     close(fd);
     return st_fail(err, ST_ERR_IO, "cannot open '%s': %s", path, strerror(EISDIR));
   }
-  st_file *f;
+  st_file *f = NULL;
   int rc = file_new(path, &f, err);
   if (rc) {
     close(fd);
@@ -197,7 +198,7 @@ int st_file_open_memory(const void *data, size_t size, const char *name, st_file
                         st_error *err) {
   *out = NULL;
   ST_CHECK(data || size == 0, err, ST_ERR_INVALID, "open_memory: NULL data of size %zu", size);
-  st_file *f;
+  st_file *f = NULL;
   ST_TRY(file_new(name, &f, err));
   f->kind = ST_SRC_MEM;
   f->size = size;

@@ -33,6 +33,10 @@
 **   BROTLI  BrotliDecoderDecompress (one shot).
 **   LZO     not supported.
 **
+** ZSTD contexts are costly to create (hundreds of KiB), so each thread keeps
+** one decompression and one compression context in thread-specific data
+** (pthread key, freed by the key's destructor at thread exit).
+**
 ** Compression appends to an st_buf: reserve the codec's worst-case bound,
 ** compress in place, then advance len.  Default levels (level < 0): GZIP 6,
 ** ZSTD 3, BROTLI 8 (as Arrow), LZ4/LZ4_RAW fast mode (level >= 3 uses LZ4HC).
@@ -40,6 +44,7 @@
 #include "parquet/codec.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -145,7 +150,7 @@ static int dec_gzip(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_l
     }
     if (ret == Z_OK) continue;   /* zlib made progress; call again */
     if (ret == Z_BUF_ERROR) {    /* no progress possible */
-      if (out_pos == out_len)
+      if (out_pos == out_len && in_pos < in_len)
         rc = st_fail(err, ST_ERR_CORRUPT,
                      "GZIP: stream holds more than the expected %zu decompressed bytes", out_len);
       else
@@ -168,9 +173,53 @@ static int dec_gzip(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_l
   return ST_OK;
 }
 
+/* ---- Per-thread ZSTD contexts ---------------------------------------- */
+
+static pthread_key_t g_zstd_dkey, g_zstd_ckey;
+static pthread_once_t g_zstd_once = PTHREAD_ONCE_INIT;
+static int g_zstd_keys_ok;
+
+static void free_dctx(void *p) { ZSTD_freeDCtx(p); }
+static void free_cctx(void *p) { ZSTD_freeCCtx(p); }
+
+static void zstd_keys_init(void) {
+  if (pthread_key_create(&g_zstd_dkey, free_dctx) != 0) return;
+  if (pthread_key_create(&g_zstd_ckey, free_cctx) != 0) {
+    pthread_key_delete(g_zstd_dkey);
+    return;
+  }
+  g_zstd_keys_ok = 1;
+}
+
+/* The calling thread's context, created on first use; NULL on OOM. *owned is
+   set when the context could not be cached and the caller must free it. */
+static ZSTD_DCtx *zstd_dctx(bool *owned) {
+  pthread_once(&g_zstd_once, zstd_keys_init);
+  ZSTD_DCtx *d = g_zstd_keys_ok ? pthread_getspecific(g_zstd_dkey) : NULL;
+  *owned = false;
+  if (d) return d;
+  d = ZSTD_createDCtx();
+  if (d && (!g_zstd_keys_ok || pthread_setspecific(g_zstd_dkey, d) != 0)) *owned = true;
+  return d;
+}
+
+static ZSTD_CCtx *zstd_cctx(bool *owned) {
+  pthread_once(&g_zstd_once, zstd_keys_init);
+  ZSTD_CCtx *c = g_zstd_keys_ok ? pthread_getspecific(g_zstd_ckey) : NULL;
+  *owned = false;
+  if (c) return c;
+  c = ZSTD_createCCtx();
+  if (c && (!g_zstd_keys_ok || pthread_setspecific(g_zstd_ckey, c) != 0)) *owned = true;
+  return c;
+}
+
 static int dec_zstd(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len,
                     st_error *err) {
-  size_t n = ZSTD_decompress(out, out_len, in, in_len);
+  bool owned;
+  ZSTD_DCtx *d = zstd_dctx(&owned);
+  if (!d) return st_fail(err, ST_ERR_NOMEM, "ZSTD: cannot create a decompression context");
+  size_t n = ZSTD_decompressDCtx(d, out, out_len, in, in_len);
+  if (owned) ZSTD_freeDCtx(d);
   if (ZSTD_isError(n)) {
     if (ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall)
       return st_fail(err, ST_ERR_CORRUPT,
@@ -179,6 +228,22 @@ static int dec_zstd(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_l
                    ZSTD_getErrorName(n));
   }
   if (n != out_len) return size_mismatch(err, "ZSTD", n, out_len);
+  return ST_OK;
+}
+
+static int enc_zstd(int level, const uint8_t *in, size_t in_len, st_buf *out, st_error *err) {
+  size_t bound = ZSTD_compressBound(in_len);
+  ST_CHECK(!ZSTD_isError(bound), err, ST_ERR_LIMIT, "ZSTD: %zu bytes too large", in_len);
+  ST_TRY(st_buf_reserve(out, bound, err));
+  bool owned;
+  ZSTD_CCtx *c = zstd_cctx(&owned);
+  if (!c) return st_fail(err, ST_ERR_NOMEM, "ZSTD: cannot create a compression context");
+  size_t n = ZSTD_compressCCtx(c, out->data + out->len, bound, in, in_len,
+                               level < 0 ? ST_ZSTD_DEFAULT_LEVEL : level);
+  if (owned) ZSTD_freeCCtx(c);
+  if (ZSTD_isError(n))
+    return st_fail(err, ST_ERR_INVALID, "ZSTD: compression failed: %s", ZSTD_getErrorName(n));
+  out->len += n;
   return ST_OK;
 }
 
@@ -289,6 +354,11 @@ int st_codec_decompress(int codec, const uint8_t *in, size_t in_len, uint8_t *ou
   if (!in) {
     ST_CHECK(in_len == 0, err, ST_ERR_INVALID, "decompress: NULL input");
     in = empty;
+  }
+  uint8_t scratch[1];   /* a valid pointer for zero-length output */
+  if (!out) {
+    ST_CHECK(out_len == 0, err, ST_ERR_INVALID, "decompress: NULL output");
+    out = scratch;
   }
   /* An empty page may be stored as zero bytes whatever the codec. */
   if (in_len == 0 && out_len == 0 && codec >= 0 && codec <= ST_CODEC_LZ4_RAW &&
@@ -414,17 +484,7 @@ int st_codec_compress(int codec, int level, const uint8_t *in, size_t in_len, st
     return ST_OK;
   }
   case ST_CODEC_GZIP: return enc_gzip(level, in, in_len, out, err);
-  case ST_CODEC_ZSTD: {
-    size_t bound = ZSTD_compressBound(in_len);
-    ST_CHECK(!ZSTD_isError(bound), err, ST_ERR_LIMIT, "ZSTD: %zu bytes too large", in_len);
-    ST_TRY(st_buf_reserve(out, bound, err));
-    size_t n = ZSTD_compress(out->data + out->len, bound, in, in_len,
-                             level < 0 ? ST_ZSTD_DEFAULT_LEVEL : level);
-    if (ZSTD_isError(n))
-      return st_fail(err, ST_ERR_INVALID, "ZSTD: compression failed: %s", ZSTD_getErrorName(n));
-    out->len += n;
-    return ST_OK;
-  }
+  case ST_CODEC_ZSTD: return enc_zstd(level, in, in_len, out, err);
   case ST_CODEC_LZ4_RAW: return enc_lz4_raw(level, in, in_len, out, err);
   case ST_CODEC_LZ4: return enc_lz4_hadoop(level, in, in_len, out, err);
   case ST_CODEC_BROTLI: {

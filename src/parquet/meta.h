@@ -1,7 +1,9 @@
 /*
 ** This file declares Parquet's file metadata as skytile holds it in memory
 ** (module parquet).  thrift.c decodes/encodes the Thrift compact protocol;
-** meta.c maps FileMetaData <-> these structs and derives the schema tree.
+** meta.c maps FileMetaData and PageHeader <-> these structs; schema.c derives
+** the schema tree (leaves, levels, Arrow types); stats.c interprets column
+** statistics; meta_view.c exposes it all through skytile/parquet_meta.h.
 **
 ** File layout (parquet-format README):
 **   OFFSET          SIZE  DESCRIPTION
@@ -67,6 +69,7 @@ typedef struct st_pq_logical {
   int unit;                 /* TIME/TIMESTAMP: st_time_unit (MILLI/MICRO/NANO)   */
   int8_t bit_width;         /* INTEGER: 8/16/32/64                              */
   bool is_signed;           /* INTEGER                                          */
+  int16_t other_id;         /* ST_PQ_LT_OTHER: the union field id seen          */
 } st_pq_logical;
 
 typedef struct st_pq_schema_elem {
@@ -107,6 +110,12 @@ typedef struct st_pq_kv {
   uint32_t value_len;
 } st_pq_kv;
 
+typedef struct st_pq_page_enc_stats {
+  int32_t page_type;        /* ST_PQ_DATA_PAGE, ...                             */
+  int32_t encoding;         /* ST_PQ_ENC_*                                      */
+  int32_t count;            /* pages of this type with this encoding            */
+} st_pq_page_enc_stats;
+
 typedef struct st_pq_column_meta {
   int type;                 /* physical type                                    */
   int n_encodings;
@@ -126,7 +135,8 @@ typedef struct st_pq_column_meta {
   int64_t dictionary_page_offset;
   bool has_stats;
   st_pq_stats stats;
-  int n_encoding_stats;     /* page_encoding_stats count (contents not kept)     */
+  int n_encoding_stats;     /* page_encoding_stats count                         */
+  st_pq_page_enc_stats *encoding_stats; /* (owned) n_encoding_stats entries      */
   bool has_bloom_filter_offset;
   int64_t bloom_filter_offset;
   bool has_bloom_filter_length;
@@ -168,8 +178,11 @@ typedef struct st_pq_row_group {
   int16_t ordinal;
 } st_pq_row_group;
 
-/* ColumnOrder: TYPE_DEFINED_ORDER (1) or unknown. */
-enum { ST_PQ_ORDER_UNKNOWN = 0, ST_PQ_ORDER_TYPE_DEFINED = 1 };
+/* ColumnOrder: the union member's field id; 0 = absent or unknown member. */
+enum {
+  ST_PQ_ORDER_UNKNOWN = 0, ST_PQ_ORDER_TYPE_DEFINED = 1, ST_PQ_ORDER_IEEE754_TOTAL = 2,
+  ST_PQ_ORDER_INT96_TIMESTAMP = 3
+};
 
 typedef struct st_pq_file_meta {
   int32_t version;
@@ -183,7 +196,9 @@ typedef struct st_pq_file_meta {
   char *created_by;             /* (owned) may be NULL                           */
   int n_column_orders;
   int *column_orders;           /* (owned) ST_PQ_ORDER_*, one per leaf           */
-  bool has_encryption_algorithm;/* plaintext-footer encrypted files              */
+  bool has_encryption_algorithm;/* plaintext-footer encrypted files (field 8;   */
+                                /* re-encoded as an empty struct)                */
+  bool has_column_orders;       /* field 7 present (possibly empty list)         */
 } st_pq_file_meta;
 
 /* PageHeader and its parts. */
@@ -302,6 +317,12 @@ typedef struct st_pq_node {
   int first_leaf, n_leaves;     /* leaves under this node (contiguous)             */
 } st_pq_node;
 
+/*
+** The schema tree.  NOTE: `st_pq_schema` is also the name of the public
+** function st_pq_schema() (skytile/parquet.h), and C does not allow a typedef
+** and a function of the same name, so the type is spelled `struct
+** st_pq_schema` or through its typedef `st_pq_tree`.
+*/
 typedef struct st_pq_schema {
   int n_leaves;
   st_pq_leaf *leaves;           /* (owned)                                         */
@@ -311,15 +332,37 @@ typedef struct st_pq_schema {
   int n_nodes;
   st_pq_node *nodes;            /* (owned) pre-order over root; nodes[0] = root    */
   int *top_node;                /* (owned) per top-level column: its node index    */
-} st_pq_schema;
+  int n_elems;                  /* == st_pq_file_meta.n_schema                     */
+  int16_t *elem_depth;          /* (owned) per schema element: depth (root 0)      */
+  int *elem_leaf;               /* (owned) per schema element: leaf index or -1    */
+} st_pq_tree;
 
 /*
 ** Build the schema tree from the flat schema list: validates num_children,
-** nesting depth (bounded), computes levels, and maps each node to an st_field
-** following LogicalTypes.md (incl. the backward-compatibility rules for legacy
-** LIST and MAP layouts).
+** nesting depth (<= 100), one column chunk per leaf in every row group,
+** computes levels, and maps each node to an st_field following LogicalTypes.md
+** (incl. the backward-compatibility rules for legacy LIST and MAP layouts),
+** as pyarrow reads them (see schema.c).  The file's key/value metadata is
+** copied to root.meta_keys/meta_values.  Nodes are in pre-order, so the
+** subtree of node k is nodes[k .. k + size) and its leaves are
+** leaves[first_leaf .. first_leaf + n_leaves).  On error *out is left empty.
 */
-int st_pq_schema_build(const st_pq_file_meta *m, st_pq_schema *out, st_error *err);
-void st_pq_schema_free(st_pq_schema *s);
+int st_pq_schema_build(const st_pq_file_meta *m, st_pq_tree *out, st_error *err);
+void st_pq_schema_free(st_pq_tree *s);   /* frees contents, not s; NULL-safe */
+
+/* ---- Statistics (stats.c) -------------------------------------------------- */
+/*
+** Typed bounds of `s` for a column with schema element e (a leaf) and column
+** order `column_order` (ST_PQ_ORDER_*; file_has_orders: the footer had a
+** column_orders list).  Follows the rules in stats.c / skytile/parquet_meta.h
+** (min_value/max_value first, legacy min/max only where safe, no INT96, NaN
+** bounds dropped, zero signs widened).  A bound that cannot be used has kind
+** ST_PQ_VALUE_NONE.  BYTES values point into s.  Returns the number of usable
+** bounds (0..2).
+*/
+int st_pq_stats_bounds(const st_pq_schema_elem *e, int column_order, bool file_has_orders,
+                       const st_pq_stats *s, st_pq_value *min, st_pq_value *max);
+/* IEEE half (binary16, as stored by FLOAT16 columns) to double. */
+double st_pq_half_to_double(uint16_t h);
 
 #endif

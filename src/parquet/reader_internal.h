@@ -8,6 +8,6 @@
 #include "parquet/meta.h"
 
 const st_pq_file_meta *st_pq_reader_meta(const st_pq_reader *r);
-const st_pq_schema *st_pq_reader_schema(const st_pq_reader *r);
+const struct st_pq_schema *st_pq_reader_schema(const st_pq_reader *r);
 
 #endif

@@ -38,10 +38,10 @@ int st_tab_n_buffers(st_layout l);             /* Arrow buffer count            
 static inline bool st_bit_get(const uint8_t *b, int64_t i) { return (b[i >> 3] >> (i & 7)) & 1; }
 static inline void st_bit_set(uint8_t *b, int64_t i) { b[i >> 3] |= (uint8_t)(1u << (i & 7)); }
 static inline void st_bit_clear(uint8_t *b, int64_t i) { b[i >> 3] &= (uint8_t) ~(1u << (i & 7)); }
-int64_t st_bits_count(const uint8_t *b, int64_t off, int64_t n);          /* set bits */
+int64_t st_tab_bits_count(const uint8_t *b, int64_t off, int64_t n);          /* set bits */
 /* Copy n bits from src (bit offset so) to dst (bit offset dof). */
-void st_bits_copy(uint8_t *dst, int64_t dof, const uint8_t *src, int64_t so, int64_t n);
-void st_bits_fill(uint8_t *dst, int64_t dof, int64_t n, bool v);
+void st_tab_bits_copy(uint8_t *dst, int64_t dof, const uint8_t *src, int64_t so, int64_t n);
+void st_tab_bits_fill(uint8_t *dst, int64_t dof, int64_t n, bool v);
 
 /* Shallow clone of the array tree (nodes copied, blocks referenced). NULL on OOM. */
 st_array *st_tab_clone(const st_array *a);

@@ -70,7 +70,11 @@ int st_plain_encode_byte_array(const int32_t *offsets, const uint8_t *bytes, int
                                st_error *err);
 
 /* ---- DELTA_BINARY_PACKED ------------------------------------------------ */
-/* Decode exactly n values (the header's total count must be >= n). */
+/* Decode exactly n values (the header's total count must be >= n).
+** *consumed is the end of the whole stream (all `total count` values), so a
+** following section (DELTA_LENGTH_BYTE_ARRAY bytes) starts there.  Encoders
+** use Arrow's parameters (4 miniblocks; 128 values per block for int32, 256
+** for int64) and produce the same bytes as pyarrow. */
 int st_delta_decode_i32(const uint8_t *data, size_t len, int64_t n, int32_t *out, size_t *consumed,
                         st_error *err);
 int st_delta_decode_i64(const uint8_t *data, size_t len, int64_t n, int64_t *out, size_t *consumed,
@@ -104,5 +108,15 @@ int st_dict_gather_fixed(const uint32_t *idx, int64_t n, const uint8_t *dict, ui
 int st_dict_gather_binary(const uint32_t *idx, int64_t n, const int32_t *dict_offsets,
                           const uint8_t *dict_bytes, uint32_t dict_n, int32_t *offsets,
                           st_buf *bytes, st_error *err);
+
+/*
+** (Added by the encodings module.)  Fused dictionary decode for fixed-width
+** values: RLE/bit-packed indices of bit_width (the data page's 1-byte prefix,
+** already stripped) straight into out[0..n) (n * width bytes).  RLE runs
+** become fills; bit-packed runs are unpacked and gathered in chunks.  Same
+** errors as st_rle_decode_u32 + st_dict_gather_fixed; faster than the two.
+*/
+int st_dict_decode_fixed(const uint8_t *data, size_t len, int bit_width, const uint8_t *dict,
+                         uint32_t dict_n, int width, uint8_t *out, int64_t n, st_error *err);
 
 #endif
