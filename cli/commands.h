@@ -13,7 +13,13 @@
 int cmd_parquet(int argc, char **argv);
 int cmd_healpix(int argc, char **argv);
 int cmd_import(int argc, char **argv);  /* cli/cmd_import.c */
-int cmd_info(int argc, char **argv);    /* cli/cmd_info.c   */
+int cmd_info(int argc, char **argv);
+/* Searches (cli/cmd_search.c). */
+int cmd_cone(int argc, char **argv);
+int cmd_box(int argc, char **argv);
+int cmd_polygon(int argc, char **argv);
+int cmd_pixels(int argc, char **argv);
+int cmd_scan(int argc, char **argv);    /* cli/cmd_info.c   */
 int cmd_verify(int argc, char **argv);  /* cli/cmd_verify.c */
 /* `skytile parquet schema|meta` (cli/cmd_parquet_meta.c), dispatched from cmd_parquet. */
 int cmd_parquet_schema(int argc, char **argv);

@@ -13,9 +13,14 @@ static const struct {
   int (*run)(int argc, char **argv);
   const char *summary;
 } COMMANDS[] = {
-    {"parquet", cmd_parquet, "inspect and read Parquet files (schema, meta, cat)"},
+    {"parquet", cmd_parquet, "Parquet files: schema, meta, cat, convert"},
     {"healpix", cmd_healpix, "HEALPix tools (ang2pix, pix2ang, neighbours, cone)"},
     {"import", cmd_import, "import catalogs (CSV/TSV, FITS, Parquet) into a HATS catalog"},
+    {"cone", cmd_cone, "rows within a radius of a point"},
+    {"box", cmd_box, "rows within an RA/Dec box (RA may wrap through 0)"},
+    {"polygon", cmd_polygon, "rows within a convex spherical polygon"},
+    {"pixels", cmd_pixels, "rows in given HEALPix pixels"},
+    {"scan", cmd_scan, "all rows (with --where, --columns, --limit)"},
     {"info", cmd_info, "describe a HATS catalog, hive dataset or Parquet dataset"},
     {"verify", cmd_verify, "check a HATS catalog's metadata against its files"},
 };

@@ -70,5 +70,6 @@ ST_API const char *st_version(void);
 #include "skytile/healpix.h"
 #include "skytile/import.h"
 #include "skytile/hats.h"
+#include "skytile/readers.h"
 
 #endif

@@ -13,6 +13,7 @@ allowed() {
     healpix) echo "util healpix" ;;
     hats) echo "util io table parquet healpix hats" ;;
     readers) echo "util io table parquet healpix hats readers" ;;
+    query) echo "util io table parquet healpix hats readers query" ;;
     import) echo "util io table parquet healpix hats readers import" ;;
     *) echo "" ;;
   esac
@@ -32,7 +33,7 @@ for dir in src/*/; do
 done
 for f in cli/*.c cli/*.h; do
   [ -e "$f" ] || continue
-  if grep -qE '^#include "(util|io|table|parquet|healpix|hats|readers|import)/' "$f"; then
+  if grep -qE '^#include "(util|io|table|parquet|healpix|hats|readers|import|query)/' "$f"; then
     echo "dependency violation: $f includes a private header (the CLI uses include/ only)"; bad=1
   fi
 done

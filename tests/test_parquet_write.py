@@ -27,6 +27,7 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 pc = pytest.importorskip("pyarrow.compute")
 duckdb = pytest.importorskip("duckdb")
+pl = pytest.importorskip("polars")
 
 needs_lib = pytest.mark.skipif(SAN, reason="ctypes cannot load an ASan library")
 
@@ -239,10 +240,22 @@ def check_file(table, ours, ref_dir, stats=True, store_schema=True, **ref_kw):
     assert got.schema.equals(want.schema, check_metadata=False), f"{got.schema}\n!=\n{want.schema}"
     assert rows(got) == rows(want)
     assert duck_rows(ours) == duck_rows(ref)
+    polars_check(ours, ref)
     if stats:
         compare_stats(ours, ref)
         compare_duck_stats(ours, ref)
     return got
+
+
+def polars_check(ours, ref):
+    """A third, independent reader (polars, Rust): our file reads as pyarrow's own file does."""
+    try:
+        want = pl.read_parquet(ref)
+    except pl.exceptions.PolarsError:  # polars cannot read these types even from pyarrow's file
+        return
+    got = pl.read_parquet(ours)
+    assert got.schema == want.schema, f"{got.schema} != {want.schema}"
+    assert got.equals(want, null_equal=True), f"polars reads different values:\n{got}\n{want}"
 
 
 def compare_duck_stats(ours, ref):

@@ -191,6 +191,58 @@ ST_API void st_import_props_init(st_import_props *p);
 ST_API int st_import_write_properties(const char *catalog_dir, const st_import_props *p,
                                       struct st_error *err);
 
+
+/* ---- The import pipeline (src/import/pipeline.c) ------------------------- */
+
+/* Progress of a stage: `stage` is "Mapping", "Binning", "Splitting",
+** "Reducing" or "Finishing"; done of total units (files, partitions, steps). */
+typedef void (*st_import_progress_fn)(void *ctx, const char *stage, int64_t done, int64_t total);
+/* A failed input file (called once per file, from any worker thread, under
+** a lock). */
+typedef void (*st_import_file_error_fn)(void *ctx, const char *path, const struct st_error *e);
+
+/* Options of st_import_run; st_import_options_init sets the defaults. */
+typedef struct st_import_options {
+  size_t struct_size;            /* sizeof(st_import_options)                 */
+  const char *const *inputs;     /* input files (already expanded)           */
+  int n_inputs;
+  const char *output;            /* catalog directory to create              */
+  const char *name;              /* obs_collection (NULL: basename of output) */
+  const char *format;            /* csv, tsv, fits, parquet or auto (NULL)   */
+  const char *ra_column;         /* default "ra"                              */
+  const char *dec_column;        /* default "dec"                             */
+  const char *catalog_type;      /* default "object"                          */
+  int highest_order;             /* default 10                                */
+  int lowest_order;              /* default 0                                 */
+  int constant_order;            /* default -1 (off)                          */
+  int64_t pixel_threshold;       /* default 1000000                           */
+  bool drop_empty_siblings;      /* default true                              */
+  const char *sort_columns;      /* comma-separated, or NULL                  */
+  int64_t row_group_rows;        /* rows per leaf row group; 0 = one group    */
+  int compression;               /* ST_PQ_CODEC_* of leaves (default ZSTD)    */
+  int compression_level;         /* default 15                                */
+  int threads;                   /* 0 = number of cores                       */
+  const char *tmp_dir;           /* state/intermediates (NULL: OUTPUT.skytile-state) */
+  bool overwrite;                /* replace an existing output                */
+  bool resume;                   /* reuse the state of an interrupted run     */
+  st_import_progress_fn progress;   /* may be NULL                            */
+  st_import_file_error_fn file_error; /* may be NULL                          */
+  void *ctx;                     /* passed to the callbacks                   */
+} st_import_options;
+
+ST_API void st_import_options_init(st_import_options *o);
+
+/*
+** Import the input files into a new HATS catalog at o->output, as
+** hats-import's catalog pipeline does (map, bin, split, reduce, finish).
+** The catalog is built in "OUTPUT.tmp-skytile" and renamed into place at
+** the end.  Failed input files are reported through o->file_error and the
+** run fails (ST_ERR_CORRUPT, message listing them) after the mapping stage;
+** the state directory keeps the histograms of the files done, so a run with
+** `resume` does not read them again.
+*/
+ST_API int st_import_run(const st_import_options *o, struct st_error *err);
+
 #ifdef __cplusplus
 }
 #endif

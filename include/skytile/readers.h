@@ -1,0 +1,208 @@
+/*
+** skytile/readers.h — input readers of the import pipeline (issue 5).
+**
+** An st_input is one open input file that yields its rows as columnar
+** st_table batches of a fixed schema.  Formats are plug-ins (one source file
+** each under src/readers/, libarchive style): every format registers a table
+** of callbacks (bid, open, schema, next, close).  With format "auto" (or
+** NULL) every format "bids" on the file name and its first bytes and the
+** strongest bidder reads it.
+**
+** Formats:
+**   csv, tsv, psv  Delimited text (',' '\t' '|'; any one-byte delimiter via
+**                  options.delimiter).  RFC 4180 quoting ("" inside quotes;
+**                  quoted fields may hold delimiters and line breaks), LF or
+**                  CRLF line ends, optional header line (or column_names),
+**                  optional comment character.  The file may be gzip
+**                  compressed (".gz" or gzip magic; concatenated members are
+**                  read) or a ".zip" archive holding exactly one member
+**                  (stored or deflated).  Types are inferred (see below) or
+**                  forced with options.schema.  An unquoted empty field and
+**                  the pandas NA spellings ("NA", "NaN", "nan", "null",
+**                  "NULL", "None", "N/A", "n/a", "<NA>", "#N/A", "-NaN",
+**                  "-nan", ...; override with options.null_values) are
+**                  nulls in every column; a quoted "" is an empty string.
+**   fits           FITS binary tables through cfitsio: every TFORM (L X B I J
+**                  K A E D C M, and P/Q variable-length arrays as lists),
+**                  TSCAL/TZERO (the unsigned conventions become uint16/32/64
+**                  and int8; other scaling gives double), TNULL of integer
+**                  columns becomes null, strings lose trailing blanks (as
+**                  astropy), repeat > 1 becomes a fixed-size list and TDIM
+**                  (d1,d2,...) nested fixed-size lists with the last
+**                  dimension outermost (numpy/astropy shape order).  Rows are
+**                  read in large blocks and byte-swapped column by column.
+**                  options.fits_hdu chooses the HDU (0 = the first table HDU).
+**   parquet        Any file the skytile Parquet reader reads; one or more
+**                  batches per row group.  Pandas index columns
+**                  ("__index_level_0__" and the columns named in the
+**                  "pandas" metadata's index_columns) are dropped unless
+**                  options.keep_pandas_index.
+**
+** Type inference (CSV): a column is bool if every non-null value is
+** true/false/True/False/TRUE/FALSE, else int64 if every value is an integer
+** in int64 range, else double if every value parses as a number (also
+** "inf", "-inf", "nan" and forms Python's float() accepts), else string.  A
+** column with no non-null value is double (as pandas).  st_input_open infers
+** from the first options.infer_rows rows of the file (default: the first
+** batch); a later value that does not fit the inferred type fails with
+** ST_ERR_SCHEMA naming the file, line, column and value — so the import
+** pipeline should first call st_input_infer_schema over all its files (which
+** scans whole files by default and promotes int64 to double across files)
+** and pass the result as options.schema.  Numbers are parsed exactly: a
+** double equals what Python's float() gives for the same text.
+**
+** Errors always name the file (and for CSV the line): "a.csv: line 17: 5
+** fields, expected 7", "t.fits: HDU 2 is not a binary table", "x.csv.gz:
+** gzip stream: truncated (unexpected end of file)".
+**
+** Threads: an st_input is used by one thread at a time; different inputs
+** may be read concurrently (cfitsio must be built reentrant, as Debian's is).
+*/
+#ifndef SKYTILE_READERS_H
+#define SKYTILE_READERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef ST_API
+#define ST_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct st_error;
+struct st_table;
+struct st_field;
+
+typedef struct st_input st_input;  /* one open input file */
+
+/* Options; initialise with st_input_options_init, then set what you need. */
+typedef struct st_input_options {
+  size_t struct_size;             /* sizeof(st_input_options)                */
+  const char *format;             /* "auto" (or NULL), "csv", "tsv", "psv",  */
+                                  /* "fits", "parquet"                       */
+  /* ---- delimited text ---- */
+  char delimiter;                 /* 0 = by format: ',' csv, '\t' tsv,       */
+                                  /* '|' psv (auto: ',' unless the file name */
+                                  /* ends in .tsv/.psv, before .gz/.zip)     */
+  char quote;                     /* quote character; default '"'; 0 = none */
+  char comment;                   /* lines starting with it are skipped;     */
+                                  /* default 0 = none                        */
+  bool header;                    /* first line holds the names (default     */
+                                  /* true)                                   */
+  const char *const *column_names;/* names to use; with header=true the     */
+  int n_column_names;             /* header line is skipped (replaced); with */
+                                  /* header=false required unless schema     */
+                                  /* gives the names (else col_0, col_1...)  */
+  const char *const *null_values; /* strings read as null (unquoted, exact); */
+  int n_null_values;              /* NULL = the pandas list above plus "";   */
+                                  /* n=0 with non-NULL ptr: only "" is null  */
+  int64_t infer_rows;             /* rows sampled for type inference by      */
+                                  /* st_input_open (0 = the first batch) and */
+                                  /* by st_input_infer_schema (0 = all rows) */
+  /* ---- all formats ---- */
+  const struct st_field *schema;  /* STRUCT field forcing column types by    */
+                                  /* name (e.g. from --schema FILE.parquet:  */
+                                  /* st_pq_schema); columns of the file not  */
+                                  /* in it are inferred/kept as read; CSV    */
+                                  /* parses into the given types, FITS and   */
+                                  /* Parquet convert safely (int widening,   */
+                                  /* int->double, float->double) or fail     */
+                                  /* with ST_ERR_SCHEMA.  NULL = none.       */
+  const char *const *columns;     /* keep only these, in this order; a name  */
+  int n_columns;                  /* absent from the file: ST_ERR_NOTFOUND   */
+  const char *const *drop_columns;/* drop these (absent names are ignored)  */
+  int n_drop;
+  bool keep_pandas_index;         /* keep __index_level_0__ & co.            */
+  int fits_hdu;                   /* FITS: HDU number (1 = primary, 2 = the  */
+                                  /* first extension); 0 = first bintable    */
+  int64_t batch_rows;             /* rows per batch; 0 = default (262144)    */
+  const char *filename_regex;     /* POSIX extended regex searched in the    */
+                                  /* path as given; its first capture group  */
+  const char *filename_column;    /* becomes a constant STRING column of     */
+                                  /* this name, appended last.  No match:    */
+                                  /* ST_ERR_INVALID naming file and regex.   */
+  uint64_t max_line_bytes;        /* CSV: longest record accepted (guards    */
+                                  /* against a missing quote); 0 = 64 MiB    */
+} st_input_options;
+
+/* Defaults: format "auto", header true, quote '"', everything else 0/NULL. */
+ST_API void st_input_options_init(st_input_options *o);
+
+/*
+** Open `path` and determine its schema (for CSV: read the header and infer
+** types from the first rows, unless options.schema forces them).  opt may be
+** NULL (defaults).  Errors name the path: unreadable file (ST_ERR_IO),
+** unknown format with "auto" (ST_ERR_UNSUPPORTED, "cannot tell the format of
+** x.dat; use --format"), corrupt content (ST_ERR_CORRUPT), missing requested
+** column (ST_ERR_NOTFOUND).  The options' strings and arrays must stay valid
+** until st_input_close.
+*/
+ST_API int st_input_open(const char *path, const st_input_options *opt, st_input **out,
+                         struct st_error *err);
+
+/* Output schema: a STRUCT field whose children are the columns of every batch. */
+ST_API const struct st_field *st_input_schema(const st_input *in);
+
+/*
+** Read the next batch (at most batch_rows rows, at least 1) into *batch
+** (caller frees with st_table_free); *batch is NULL at the end of the file.
+** Every batch has exactly st_input_schema's columns and types.  Errors name
+** the file (and CSV line); after an error the input should be closed.
+*/
+ST_API int st_input_next(st_input *in, struct st_table **batch, struct st_error *err);
+
+/* The format that reads the file ("csv", "fits", "parquet", ...). */
+ST_API const char *st_input_format(const st_input *in);
+/* The path given to st_input_open. */
+ST_API const char *st_input_path(const st_input *in);
+/* Progress: bytes of the file consumed so far (compressed bytes for .gz) and its size. */
+ST_API uint64_t st_input_bytes_read(const st_input *in);
+ST_API uint64_t st_input_file_size(const st_input *in);
+/* Rows returned so far. */
+ST_API int64_t st_input_rows_read(const st_input *in);
+/* Total rows if known up front (FITS NAXIS2, Parquet footer), else -1. */
+ST_API int64_t st_input_num_rows(const st_input *in);
+
+ST_API void st_input_close(st_input *in);  /* NULL-safe */
+
+/*
+** Name of the format "auto" would choose for `path` (reads its first bytes),
+** or NULL with ST_ERR_UNSUPPORTED / ST_ERR_IO in err.
+*/
+ST_API const char *st_input_detect_format(const char *path, struct st_error *err);
+
+/*
+** The schema all of paths[0..n) unify to, as the import pipeline needs it
+** before reading any rows: each file's schema (CSV: inferred from
+** opt->infer_rows rows, 0 = the whole file; FITS/Parquet: from the header /
+** footer) is unified in path order with st_schema_unify.  Column order is the
+** first file's.  The filename column (if any) is included.  *out is a STRUCT
+** field; clear it with st_field_clear.  Errors name the file(s).
+*/
+ST_API int st_input_infer_schema(const char *const *paths, int n_paths, const st_input_options *opt,
+                                 struct st_field *out, struct st_error *err);
+
+/*
+** Unify two STRUCT schemas into *out (a new STRUCT field; clear it with
+** st_field_clear): columns are matched by name and must be the same set;
+** the order is a's.  Types unify when equal, or by promotion: a NULL-typed
+** (all-null) column takes the other type; integers widen to the wider type
+** (signed/unsigned mixes to int64 when it holds both, else error); an integer
+** and a float give double; float and double give double; string and
+** large_string give large_string; nullability is OR-ed.  Anything else fails
+** with ST_ERR_SCHEMA and a message naming the column and both sources:
+** "column 'code': int64 in a.csv but string in b.csv" (name_a/name_b label
+** the schemas; "column 'x' is in a.csv but not in b.csv" for a missing one).
+*/
+ST_API int st_schema_unify(const struct st_field *a, const char *name_a, const struct st_field *b,
+                           const char *name_b, struct st_field *out, struct st_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

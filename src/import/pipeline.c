@@ -1,0 +1,442 @@
+/*
+** This file implements st_import_run, the HATS import pipeline (issue 5),
+** following hats-import's catalog pipeline stage by stage:
+**
+**   Mapping    per-file row-count histograms at highest_order (map.c),
+**              persisted in the state directory (state.c)
+**   Binning    st_bin (hats' generate_alignment) -> partitions + alignment
+**   Splitting  rows -> per-thread spill files grouped by partition (split.c)
+**   Reducing   partition runs -> sorted leaf files (reduce.c)
+**   Finishing  partition_info.csv, dataset/_metadata + _common_metadata,
+**              point_map.fits + skymap.fits, properties + hats.properties
+**
+** Directories: the catalog is built in OUTPUT.tmp-skytile and renamed to
+** OUTPUT at the end (an existing OUTPUT is an error unless overwrite; it is
+** then moved aside and removed after the rename).  State and intermediates
+** live in OUTPUT.skytile-state (or TMP_DIR/NAME.skytile-state), removed on
+** success; with `resume` the saved histograms are reused.
+**
+** Row counts are checked between the stages: histogram total = binned
+** total = rows split = sum of the partitions' rows written.
+*/
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "import/pipeline.h"
+#include "import/import.h"
+#include "skytile/healpix.h"
+#include "skytile/parquet.h"
+
+void st_import_options_init(st_import_options *o) {
+  memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  o->ra_column = "ra";
+  o->dec_column = "dec";
+  o->catalog_type = "object";
+  o->highest_order = 10;
+  o->lowest_order = 0;
+  o->constant_order = -1;
+  o->pixel_threshold = 1000000;
+  o->drop_empty_siblings = true;
+  o->compression = ST_PQ_CODEC_ZSTD;
+  o->compression_level = 15;
+}
+
+/* ---- threads and reporting ------------------------------------------------ */
+
+typedef struct thread_arg {
+  st_imp_ctx *c;
+  st_imp_worker_fn fn;
+  void *arg;
+  int worker;
+  int rc;
+  st_error err;
+} thread_arg;
+
+static void *thread_main(void *p) {
+  thread_arg *t = p;
+  t->rc = t->fn(t->c, t->worker, t->arg, &t->err);
+  return NULL;
+}
+
+int st_imp_parallel(st_imp_ctx *c, st_imp_worker_fn fn, void *arg, st_error *err) {
+  int n = c->nthreads;
+  thread_arg *ta = calloc((size_t)n, sizeof *ta);
+  pthread_t *th = calloc((size_t)n, sizeof *th);
+  if (!ta || !th) {
+    free(ta), free(th);
+    return st_fail(err, ST_ERR_NOMEM, "out of memory");
+  }
+  int started = 0;
+  for (int i = 0; i < n; i++) {
+    ta[i] = (thread_arg){.c = c, .fn = fn, .arg = arg, .worker = i};
+    if (i > 0 && pthread_create(&th[i], NULL, thread_main, &ta[i])) break;
+    started = i + 1;
+  }
+  thread_main(&ta[0]);
+  for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
+  int rc = 0;
+  for (int i = 0; i < started && !rc; i++)
+    if (ta[i].rc) rc = ta[i].rc, *err = ta[i].err;
+  if (!rc && started < n) {
+    /* threads that could not start: run their share on this thread */
+    for (int i = started; i < n && !rc; i++) {
+      thread_main(&ta[i]);
+      if (ta[i].rc) rc = ta[i].rc, *err = ta[i].err;
+    }
+  }
+  free(ta), free(th);
+  return rc;
+}
+
+void st_imp_progress(st_imp_ctx *c, const char *stage, int64_t inc, int64_t total) {
+  pthread_mutex_lock(&c->lock);
+  c->done += inc;
+  if (c->o->progress) c->o->progress(c->o->ctx, stage, c->done, total);
+  pthread_mutex_unlock(&c->lock);
+}
+
+void st_imp_file_failed(st_imp_ctx *c, int file, const st_error *e) {
+  pthread_mutex_lock(&c->lock);
+  c->nfailed++;
+  if (c->o->file_error) c->o->file_error(c->o->ctx, c->o->inputs[file], e);
+  size_t l = strlen(c->failed_list);
+  if (l + 8 < sizeof c->failed_list)
+    snprintf(c->failed_list + l, sizeof c->failed_list - l, "%s%s", l ? ", " : "",
+             c->o->inputs[file]);
+  pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+int st_imp_coords(const st_table *t, int ra_idx, int dec_idx, double *ra, double *dec,
+                  st_error *err) {
+  int idx[2] = {ra_idx, dec_idx};
+  double *out[2] = {ra, dec};
+  int64_t n = t->n_rows;
+  for (int k = 0; k < 2; k++) {
+    const st_field *f = &t->schema.children[idx[k]];
+    const st_array *a = t->columns[idx[k]];
+    if (a->buf[0])
+      for (int64_t i = 0; i < n; i++)
+        if (!st_array_is_valid(a, i))
+          return st_fail(err, ST_ERR_INVALID, "row %lld: column '%s' is null", (long long)i, f->name);
+    double *o = out[k];
+    const uint8_t *v = a->buf[1];
+    int64_t off = a->offset;
+    switch (f->type) {
+#define CONV(T, CT)                                                                                \
+  case T:                                                                                          \
+    for (int64_t i = 0; i < n; i++) o[i] = (double)((const CT *)v)[off + i];                       \
+    break;
+      CONV(ST_T_DOUBLE, double)
+      CONV(ST_T_FLOAT, float)
+      CONV(ST_T_INT8, int8_t)
+      CONV(ST_T_INT16, int16_t)
+      CONV(ST_T_INT32, int32_t)
+      CONV(ST_T_INT64, int64_t)
+      CONV(ST_T_UINT8, uint8_t)
+      CONV(ST_T_UINT16, uint16_t)
+      CONV(ST_T_UINT32, uint32_t)
+      CONV(ST_T_UINT64, uint64_t)
+#undef CONV
+    default:
+      return st_fail(err, ST_ERR_SCHEMA, "column '%s' is %s, not a number", f->name,
+                     st_type_name(f->type));
+    }
+  }
+  return 0;
+}
+
+void st_imp_radix_sort(uint64_t *keys, int64_t *vals, int64_t n, uint64_t max_key, uint64_t *tk,
+                       int64_t *tv) {
+  int64_t cnt[256];
+  uint64_t *sk = keys, *dk = tk;
+  int64_t *sv = vals, *dv = tv;
+  int passes = 0;
+  for (int shift = 0; shift < 64 && (max_key >> shift); shift += 8) {
+    memset(cnt, 0, sizeof cnt);
+    for (int64_t i = 0; i < n; i++) cnt[(sk[i] >> shift) & 255]++;
+    int64_t s = 0;
+    for (int b = 0; b < 256; b++) {
+      int64_t c = cnt[b];
+      cnt[b] = s;
+      s += c;
+    }
+    for (int64_t i = 0; i < n; i++) {
+      int64_t p = cnt[(sk[i] >> shift) & 255]++;
+      dk[p] = sk[i];
+      if (vals) dv[p] = sv[i];
+    }
+    uint64_t *x = sk;
+    sk = dk, dk = x;
+    int64_t *y = sv;
+    sv = dv, dv = y;
+    passes++;
+  }
+  if (passes & 1) {
+    memcpy(keys, sk, (size_t)n * 8);
+    if (vals) memcpy(vals, sv, (size_t)n * 8);
+  }
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(p);
+}
+
+static int rm_rf(const char *path, st_error *err) {
+  struct stat st;
+  if (lstat(path, &st)) return 0;
+  if (nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS))
+    return st_fail(err, ST_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+  return 0;
+}
+
+static char *cat2(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  char *s = malloc(la + lb + 1);
+  if (s) memcpy(s, a, la), memcpy(s + la, b, lb + 1);
+  return s;
+}
+
+/* ---- finishing ---------------------------------------------------------------- */
+
+static int finish(st_imp_ctx *c, st_error *err) {
+  const st_import_options *o = c->o;
+  const st_bin_result *b = &c->bin;
+  char ds[4096];
+  snprintf(ds, sizeof ds, "%s/dataset", c->build_dir);
+  ST_TRY(st_import_write_partition_info(c->build_dir, b->parts, b->nparts, err));
+  st_imp_progress(c, "Finishing", 1, 4);
+  st_pq_dataset_meta *dm = NULL;
+  ST_TRY(st_pq_dataset_meta_open(ds, &dm, err));
+  for (int64_t p = 0; p < b->nparts; p++) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "Norder=%d/Dir=%lld/Npix=%lld.parquet", b->parts[p].order,
+             (long long)(b->parts[p].pixel / 10000 * 10000), (long long)b->parts[p].pixel);
+    int rc = st_pq_dataset_meta_add(dm, rel, err);
+    if (rc) {
+      st_pq_dataset_meta_abort(dm);
+      return rc;
+    }
+  }
+  ST_TRY(st_pq_dataset_meta_close(dm, err));
+  st_imp_progress(c, "Finishing", 1, 4);
+  ST_TRY(st_import_write_skymaps(c->build_dir, c->hist, o->highest_order, NULL, 0, err));
+  st_imp_progress(c, "Finishing", 1, 4);
+  st_import_props pr;
+  st_import_props_init(&pr);
+  const char *name = o->name;
+  char base[1024];
+  if (!name) {
+    snprintf(base, sizeof base, "%s", o->output);
+    size_t l = strlen(base);
+    while (l > 1 && base[l - 1] == '/') base[--l] = 0;
+    char *s = strrchr(base, '/');
+    name = s ? s + 1 : base;
+  }
+  int maxo = 0;
+  for (int64_t p = 0; p < b->nparts; p++) maxo = b->parts[p].order > maxo ? b->parts[p].order : maxo;
+  pr.catalog_name = name;
+  pr.catalog_type = o->catalog_type;
+  pr.total_rows = b->total_rows;
+  pr.ra_column = o->ra_column;
+  pr.dec_column = o->dec_column;
+  pr.healpix_column = "_healpix_29";
+  pr.healpix_order = 29;
+  pr.npix_suffix = ".parquet";
+  pr.skymap_order = o->highest_order;
+  pr.max_rows = o->pixel_threshold;
+  pr.moc_sky_fraction = st_import_sky_fraction(b->parts, b->nparts);
+  pr.cols_sort = o->sort_columns && *o->sort_columns ? o->sort_columns : NULL;
+  pr.hats_order = maxo;
+  ST_TRY(st_import_write_properties(c->build_dir, &pr, err));
+  st_imp_progress(c, "Finishing", 1, 4);
+  return 0;
+}
+
+/* The unified schema of the inputs: each file's schema is inferred on its
+** own (so that a bad file is reported and the others still mapped) and
+** unified in input order, as st_input_infer_schema does. */
+static int infer_schema(st_imp_ctx *c, st_error *err) {
+  const st_import_options *o = c->o;
+  int have = 0, first = -1;
+  for (int f = 0; f < o->n_inputs; f++) {
+    st_field one, u;
+    st_error e = {0};
+    const char *path = o->inputs[f];
+    if (st_input_infer_schema(&path, 1, &c->in_opt, &one, &e)) {
+      c->failed[f] = 1;
+      st_imp_file_failed(c, f, &e);
+      continue;
+    }
+    if (!have) {
+      c->schema = one;
+      have = 1, first = f;
+      continue;
+    }
+    int rc = st_schema_unify(&c->schema, o->inputs[first], &one, path, &u, err);
+    st_field_clear(&one);
+    if (rc) return rc;
+    st_field_clear(&c->schema);
+    c->schema = u;
+  }
+  if (!have)
+    return st_fail(err, ST_ERR_CORRUPT, "%d input file%s failed: %s", c->nfailed,
+                   c->nfailed > 1 ? "s" : "", c->failed_list);
+  return 0;
+}
+
+/* ---- the run ------------------------------------------------------------------ */
+
+static int run(st_imp_ctx *c, st_error *err) {
+  const st_import_options *o = c->o;
+  struct stat st;
+  /* schema of all inputs */
+  st_input_options_init(&c->in_opt);
+  c->in_opt.format = o->format;
+  ST_TRY(infer_schema(c, err));
+  c->in_opt.schema = &c->schema;
+  c->ra_idx = c->dec_idx = -1;
+  for (int i = 0; i < c->schema.n_children; i++) {
+    if (!strcmp(c->schema.children[i].name, o->ra_column)) c->ra_idx = i;
+    if (!strcmp(c->schema.children[i].name, o->dec_column)) c->dec_idx = i;
+    if (!strcmp(c->schema.children[i].name, "_healpix_29"))
+      return st_fail(err, ST_ERR_UNSUPPORTED,
+                     "the input already has a _healpix_29 column; importing such input is not "
+                     "supported yet");
+  }
+  ST_CHECK(c->ra_idx >= 0, err, ST_ERR_NOTFOUND, "no column '%s' (--ra-column) in %s",
+           o->ra_column, o->inputs[0]);
+  ST_CHECK(c->dec_idx >= 0, err, ST_ERR_NOTFOUND, "no column '%s' (--dec-column) in %s",
+           o->dec_column, o->inputs[0]);
+  /* directories */
+  if (!o->resume) ST_TRY(rm_rf(c->state_dir, err));
+  if (mkdir(c->state_dir, 0777) && errno != EEXIST)
+    return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", c->state_dir, strerror(errno));
+  ST_TRY(rm_rf(c->build_dir, err));
+  if (mkdir(c->build_dir, 0777))
+    return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", c->build_dir, strerror(errno));
+  /* map */
+  c->hist_npix = st_hpx_npix(o->highest_order);
+  c->hist = calloc((size_t)c->hist_npix, 8);
+  ST_CHECK(c->hist, err, ST_ERR_NOMEM, "out of memory for the order-%d histogram", o->highest_order);
+  c->done = 0;
+  ST_TRY(st_imp_map(c, err));
+  if (c->nfailed)
+    return st_fail(err, ST_ERR_CORRUPT, "%d input file%s failed: %s", c->nfailed,
+                   c->nfailed > 1 ? "s" : "", c->failed_list);
+  /* bin */
+  c->done = 0;
+  st_imp_progress(c, "Binning", 0, 1);
+  st_bin_options bo = {0};
+  bo.highest_order = o->highest_order;
+  bo.lowest_order = o->lowest_order;
+  bo.constant_order = o->constant_order;
+  bo.threshold = o->pixel_threshold;
+  bo.drop_empty_siblings = o->drop_empty_siblings;
+  ST_TRY(st_bin(c->hist, &bo, &c->bin, err));
+  int64_t total = 0;
+  for (int64_t i = 0; i < c->hist_npix; i++) total += c->hist[i];
+  ST_CHECK(total == c->bin.total_rows, err, ST_ERR_INVALID, "binning: %lld rows, mapped %lld",
+           (long long)c->bin.total_rows, (long long)total);
+  ST_CHECK(total > 0, err, ST_ERR_INVALID, "the input holds no rows");
+  st_imp_progress(c, "Binning", 1, 1);
+  /* split */
+  ST_TRY(st_imp_split(c, err));
+  int64_t split_rows = 0;
+  for (int64_t r = 0; r < c->nruns; r++) split_rows += c->runs[r].rows;
+  ST_CHECK(split_rows == total, err, ST_ERR_INVALID,
+           "splitting: %lld rows split, %lld mapped (did an input change?)", (long long)split_rows,
+           (long long)total);
+  /* reduce */
+  char ds[4096];
+  snprintf(ds, sizeof ds, "%s/dataset", c->build_dir);
+  if (mkdir(ds, 0777) && errno != EEXIST)
+    return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", ds, strerror(errno));
+  ST_TRY(st_imp_reduce(c, err));
+  /* finish */
+  c->done = 0;
+  ST_TRY(finish(c, err));
+  if (!stat(o->output, &st)) {
+    char *old = cat2(o->output, ".old-skytile");
+    ST_CHECK(old, err, ST_ERR_NOMEM, "out of memory");
+    int rc = rm_rf(old, err);
+    if (!rc && rename(o->output, old))
+      rc = st_fail(err, ST_ERR_IO, "%s: cannot move aside: %s", o->output, strerror(errno));
+    if (!rc && rename(c->build_dir, o->output))
+      rc = st_fail(err, ST_ERR_IO, "%s: cannot rename to %s: %s", c->build_dir, o->output,
+                   strerror(errno));
+    if (!rc) rc = rm_rf(old, err);
+    free(old);
+    ST_TRY(rc);
+  } else if (rename(c->build_dir, o->output)) {
+    return st_fail(err, ST_ERR_IO, "%s: cannot rename to %s: %s", c->build_dir, o->output,
+                   strerror(errno));
+  }
+  return rm_rf(c->state_dir, err);
+}
+
+int st_import_run(const st_import_options *o, st_error *err) {
+  st_error_clear(err);
+  ST_CHECK(o && o->struct_size >= sizeof *o, err, ST_ERR_INVALID, "import: bad options struct");
+  ST_CHECK(o->n_inputs > 0 && o->inputs, err, ST_ERR_INVALID, "import: no input files");
+  ST_CHECK(o->output && *o->output, err, ST_ERR_INVALID, "import: no output directory");
+  ST_CHECK(o->highest_order >= 0 && o->highest_order <= ST_BIN_MAX_ORDER, err, ST_ERR_INVALID,
+           "import: highest order %d is outside 0..%d", o->highest_order, ST_BIN_MAX_ORDER);
+  ST_CHECK(o->lowest_order >= 0 && o->lowest_order <= o->highest_order, err, ST_ERR_INVALID,
+           "import: lowest order %d is outside 0..%d (the highest order)", o->lowest_order,
+           o->highest_order);
+  ST_CHECK(o->constant_order <= o->highest_order, err, ST_ERR_INVALID,
+           "import: constant order %d is above the highest order %d", o->constant_order,
+           o->highest_order);
+  ST_CHECK(o->pixel_threshold > 0, err, ST_ERR_INVALID, "import: pixel threshold must be > 0");
+  ST_CHECK(o->ra_column && o->dec_column, err, ST_ERR_INVALID, "import: no ra/dec column names");
+  struct stat st;
+  ST_CHECK(o->overwrite || stat(o->output, &st), err, ST_ERR_INVALID,
+           "%s already exists (use --overwrite to replace it)", o->output);
+  st_imp_ctx c;
+  memset(&c, 0, sizeof c);
+  c.o = o;
+  c.failed = calloc((size_t)o->n_inputs, 1);
+  ST_CHECK(c.failed, err, ST_ERR_NOMEM, "out of memory");
+  c.nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (c.nthreads < 1) c.nthreads = 1;
+  if (c.nthreads > 256) c.nthreads = 256;
+  pthread_mutex_init(&c.lock, NULL);
+  char out[4096];
+  snprintf(out, sizeof out, "%s", o->output);
+  size_t l = strlen(out);
+  while (l > 1 && out[l - 1] == '/') out[--l] = 0;
+  c.build_dir = cat2(out, ".tmp-skytile");
+  if (o->tmp_dir) {
+    const char *s = strrchr(out, '/');
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/%s.skytile-state", o->tmp_dir, s ? s + 1 : out);
+    c.state_dir = st_strdup(sub);
+  } else {
+    c.state_dir = cat2(out, ".skytile-state");
+  }
+  int rc;
+  if (!c.build_dir || !c.state_dir) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
+  else rc = run(&c, err);
+  if (rc) {
+    st_error e2 = {0};
+    rm_rf(c.build_dir, &e2);
+  }
+  free(c.build_dir);
+  free(c.state_dir);
+  free(c.hist);
+  free(c.runs);
+  free(c.failed);
+  st_bin_result_free(&c.bin);
+  st_field_clear(&c.schema);
+  pthread_mutex_destroy(&c.lock);
+  return rc;
+}

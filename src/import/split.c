@@ -1,0 +1,217 @@
+/*
+** This file implements the splitting stage of the import pipeline: every
+** input file is read again, each row gets its `_healpix_29` index and its
+** destination partition (bin.dest at the mapping order), and rows are
+** appended to spill files grouped by partition.
+**
+** Spill format: one Parquet file per worker thread,
+** STATE/split/spill-W.parquet, written with our writer (LZ4_RAW, no
+** dictionary, no statistics).  Its columns are `_healpix_29` (int64) then
+** the input columns.  Each input batch is sorted by destination partition
+** (counting sort, stable) and every partition's slice of the batch becomes
+** one row group.  The index of row groups (st_imp_run: partition, spill
+** file, row group, input file, batch number, rows) is kept in memory in
+** c->runs; the reduce stage reads a partition's runs ordered by (input
+** file, batch), so the result does not depend on the thread count.  The
+** number of intermediate files is the number of threads.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <errno.h>
+
+#include "import/pipeline.h"
+#include "skytile/healpix.h"
+#include "skytile/parquet.h"
+
+typedef struct split_job {
+  int next;   /* next file (atomic) */
+} split_job;
+
+typedef struct split_worker {
+  st_pq_writer *w;       /* spill file writer (opened at the first row)   */
+  st_field spill_schema; /* _healpix_29 + input columns                   */
+  int32_t row_groups;    /* row groups written                             */
+  int64_t *cnt, *pos;    /* per partition, per batch                       */
+  st_imp_run *runs;      /* runs of this worker                            */
+  int64_t nruns, cap;
+} split_worker;
+
+static int add_run(split_worker *sw, const st_imp_run *r, st_error *err) {
+  if (sw->nruns == sw->cap) {
+    int64_t nc = sw->cap ? 2 * sw->cap : 256;
+    st_imp_run *p = realloc(sw->runs, (size_t)nc * sizeof *p);
+    if (!p) return st_fail(err, ST_ERR_NOMEM, "split: out of memory");
+    sw->runs = p, sw->cap = nc;
+  }
+  sw->runs[sw->nruns++] = *r;
+  return 0;
+}
+
+static int split_batch(st_imp_ctx *c, int worker, split_worker *sw, int f, int64_t batch,
+                       st_table *t, st_error *err) {
+  int64_t n = t->n_rows, np = c->bin.nparts;
+  int shift = 2 * (29 - c->bin.mapping_order);
+  double *ra = malloc((size_t)n * 8), *dec = malloc((size_t)n * 8);
+  int64_t *h = malloc((size_t)n * 8), *perm = malloc((size_t)n * 8), *hs = malloc((size_t)n * 8);
+  int32_t *part = malloc((size_t)n * 4);
+  st_table *taken = NULL, *comb = NULL;
+  st_array *harr = NULL;
+  st_builder *b = NULL;
+  int rc = 0;
+  if (!ra || !dec || !h || !perm || !hs || !part) {
+    rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory for %lld rows", (long long)n);
+    goto done;
+  }
+  rc = st_imp_coords(t, c->ra_idx, c->dec_idx, ra, dec, err);
+  if (!rc) rc = st_hpx_ang2pix_batch(29, ra, dec, n, h, err);
+  if (rc) goto done;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t d = c->bin.dest[h[i] >> shift];
+    if (d < 0 || d >= np) {
+      rc = st_fail(err, ST_ERR_INVALID,
+                   "row %lld falls in pixel %lld of order %d, which the mapping stage did not "
+                   "count (did the file change?)",
+                   (long long)i, (long long)(h[i] >> shift), c->bin.mapping_order);
+      goto done;
+    }
+    part[i] = (int32_t)d;
+  }
+  for (int64_t i = 0; i < n; i++) sw->cnt[part[i]]++;
+  int64_t off = 0;
+  for (int64_t p = 0; p < np; p++) sw->pos[p] = off, off += sw->cnt[p];
+  for (int64_t i = 0; i < n; i++) perm[sw->pos[part[i]]++] = i;
+  for (int64_t i = 0; i < n; i++) hs[i] = h[perm[i]];
+  rc = st_table_take(t, perm, n, &taken, err);
+  if (rc) goto done;
+  st_field hf = sw->spill_schema.children[0];
+  rc = st_builder_new(&hf, &b, err);
+  if (!rc) rc = st_builder_append_values(b, hs, n, NULL, err);
+  if (!rc) rc = st_builder_finish(b, &harr, err);
+  if (rc) goto done;
+  {
+    int nc = taken->n_columns + 1;
+    st_array **cols = calloc((size_t)nc, sizeof *cols);
+    if (!cols) {
+      rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory");
+      goto done;
+    }
+    cols[0] = harr;
+    harr = NULL;
+    for (int i = 1; i < nc; i++) cols[i] = taken->columns[i - 1], taken->columns[i - 1] = NULL;
+    rc = st_table_new(sw->spill_schema.children, cols, nc, n, NULL, &comb, err);
+    free(cols);
+    if (rc) goto done;
+  }
+  if (!sw->w) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/split/spill-%d.parquet", c->state_dir, worker);
+    st_pq_write_options wo;
+    st_pq_write_options_init(&wo);
+    wo.compression = ST_PQ_CODEC_LZ4_RAW;
+    wo.dictionary = false;
+    wo.statistics = false;
+    wo.arrow_schema = true;
+    wo.row_group_rows = (int64_t)1 << 40;
+    rc = st_pq_writer_open(path, &sw->spill_schema, &wo, &sw->w, err);
+    if (rc) goto done;
+  }
+  off = 0;
+  for (int64_t p = 0; p < np && !rc; p++) {
+    int64_t k = sw->cnt[p];
+    if (!k) continue;
+    st_table *sl = NULL;
+    rc = st_table_slice(comb, off, k, &sl, err);
+    if (!rc) rc = st_pq_writer_write(sw->w, sl, err);
+    if (!rc) rc = st_pq_writer_flush(sw->w, err);
+    st_table_free(sl);
+    if (rc) break;
+    st_imp_run r = {p, worker, sw->row_groups++, f, batch, k};
+    rc = add_run(sw, &r, err);
+    off += k;
+  }
+done:
+  if (sw->cnt) memset(sw->cnt, 0, (size_t)np * 8);
+  free(ra), free(dec), free(h), free(perm), free(hs), free(part);
+  st_builder_free(b);
+  st_array_free(harr);
+  st_table_free(taken);
+  st_table_free(comb);
+  return rc;
+}
+
+static int split_file(st_imp_ctx *c, int worker, split_worker *sw, int f, st_error *err) {
+  st_input *in = NULL;
+  st_table *t = NULL;
+  int rc;
+  ST_TRY(st_input_open(c->o->inputs[f], &c->in_opt, &in, err));
+  for (int64_t batch = 0;; batch++) {
+    rc = st_input_next(in, &t, err);
+    if (rc || !t) break;
+    rc = split_batch(c, worker, sw, f, batch, t, err);
+    st_table_free(t);
+    t = NULL;
+    if (rc) {
+      st_error_prefix(err, "%s: ", c->o->inputs[f]);
+      break;
+    }
+  }
+  st_input_close(in);
+  return rc;
+}
+
+static int split_worker_fn(st_imp_ctx *c, int worker, void *arg, st_error *err) {
+  split_job *j = arg;
+  split_worker sw = {0};
+  int rc = 0;
+  sw.cnt = calloc((size_t)(c->bin.nparts ? c->bin.nparts : 1), 8);
+  sw.pos = calloc((size_t)(c->bin.nparts ? c->bin.nparts : 1), 8);
+  if (!sw.cnt || !sw.pos) rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory");
+  if (!rc) rc = st_field_init(&sw.spill_schema, "schema", ST_T_STRUCT, false);
+  if (!rc) {
+    st_field hf;
+    rc = st_field_init(&hf, "_healpix_29", ST_T_INT64, true);
+    if (!rc) rc = st_field_add_child(&sw.spill_schema, &hf);
+    st_field_clear(&hf);
+  }
+  for (int i = 0; !rc && i < c->schema.n_children; i++)
+    rc = st_field_add_child(&sw.spill_schema, &c->schema.children[i]);
+  while (!rc) {
+    int f = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+    if (f >= c->o->n_inputs) break;
+    rc = split_file(c, worker, &sw, f, err);
+    st_imp_progress(c, "Splitting", 1, c->o->n_inputs);
+  }
+  if (sw.w) {
+    if (rc) st_pq_writer_abort(sw.w);
+    else rc = st_pq_writer_close(sw.w, err);
+  }
+  if (!rc && sw.nruns) {
+    pthread_mutex_lock(&c->lock);
+    if (c->nruns + sw.nruns > c->runs_cap) {
+      int64_t nc = c->nruns + sw.nruns;
+      st_imp_run *p = realloc(c->runs, (size_t)nc * sizeof *p);
+      if (!p) rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory");
+      else c->runs = p, c->runs_cap = nc;
+    }
+    if (!rc) {
+      memcpy(c->runs + c->nruns, sw.runs, (size_t)sw.nruns * sizeof *sw.runs);
+      c->nruns += sw.nruns;
+    }
+    pthread_mutex_unlock(&c->lock);
+  }
+  free(sw.cnt), free(sw.pos), free(sw.runs);
+  st_field_clear(&sw.spill_schema);
+  return rc;
+}
+
+int st_imp_split(st_imp_ctx *c, st_error *err) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/split", c->state_dir);
+  if (mkdir(dir, 0777) && errno != EEXIST)
+    return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+  split_job j = {0};
+  c->done = 0;
+  return st_imp_parallel(c, split_worker_fn, &j, err);
+}

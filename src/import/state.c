@@ -1,0 +1,96 @@
+/*
+** This file implements the state directory of the import pipeline: the
+** per-file histograms of the mapping stage, so that a resumed run (--resume)
+** does not read those files again.
+**
+** Layout: STATE/map/F.hist for input file number F (its position in the
+** input list), written to F.hist.tmp and renamed (a file present is
+** complete).  Content, little-endian:
+**   "STHIST01"  magic (8 bytes)
+**   int32       order of the histogram
+**   int32       length L of the input path, then L bytes of the path
+**   int64       n, then n (pixel int64, count int64) pairs, pixels ascending
+**   int64       sum of the counts (check)
+** A file whose path, order or check does not match is ignored (the input is
+** mapped again).
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "import/pipeline.h"
+
+static int hist_path(char *out, size_t cap, const char *state_dir, int file, const char *suffix,
+                     st_error *err) {
+  int k = snprintf(out, cap, "%s/map/%d.hist%s", state_dir, file, suffix);
+  ST_CHECK(k > 0 && (size_t)k < cap, err, ST_ERR_INVALID, "state path too long");
+  return 0;
+}
+
+int st_imp_state_save_hist(const char *state_dir, int file, const char *path, int order,
+                           const int64_t *pix, const int64_t *cnt, int64_t n, st_error *err) {
+  char dir[4096], tmp[4096], fin[4096];
+  int k = snprintf(dir, sizeof dir, "%s/map", state_dir);
+  ST_CHECK(k > 0 && (size_t)k < sizeof dir, err, ST_ERR_INVALID, "state path too long");
+  if (mkdir(dir, 0777) && errno != EEXIST)
+    return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+  ST_TRY(hist_path(tmp, sizeof tmp, state_dir, file, ".tmp", err));
+  ST_TRY(hist_path(fin, sizeof fin, state_dir, file, "", err));
+  FILE *f = fopen(tmp, "wb");
+  if (!f) return st_fail(err, ST_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  int32_t ord = order, len = (int32_t)strlen(path);
+  int64_t sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += cnt[i];
+  int ok = fwrite("STHIST01", 1, 8, f) == 8 && fwrite(&ord, 4, 1, f) == 1 &&
+           fwrite(&len, 4, 1, f) == 1 && fwrite(path, 1, (size_t)len, f) == (size_t)len &&
+           fwrite(&n, 8, 1, f) == 1;
+  for (int64_t i = 0; ok && i < n; i++)
+    ok = fwrite(&pix[i], 8, 1, f) == 1 && fwrite(&cnt[i], 8, 1, f) == 1;
+  ok = ok && fwrite(&sum, 8, 1, f) == 1;
+  ok = (fclose(f) == 0) && ok;
+  if (!ok || rename(tmp, fin)) {
+    remove(tmp);
+    return st_fail(err, ST_ERR_IO, "%s: cannot write: %s", fin, strerror(errno));
+  }
+  return 0;
+}
+
+int st_imp_state_load_hist(const char *state_dir, int file, const char *path, int order,
+                           int64_t *hist, int64_t npix, int *found, st_error *err) {
+  char fin[4096];
+  *found = 0;
+  ST_TRY(hist_path(fin, sizeof fin, state_dir, file, "", err));
+  FILE *f = fopen(fin, "rb");
+  if (!f) return 0;
+  char magic[8];
+  int32_t ord = -1, len = -1;
+  int64_t n = -1, sum = 0, check = -1;
+  size_t plen = strlen(path);
+  char *buf = NULL;
+  int64_t *pairs = NULL;
+  int ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "STHIST01", 8) &&
+           fread(&ord, 4, 1, f) == 1 && ord == order && fread(&len, 4, 1, f) == 1 &&
+           len == (int32_t)plen;
+  if (ok) {
+    buf = malloc(plen + 1);
+    ok = buf && fread(buf, 1, plen, f) == plen && !memcmp(buf, path, plen);
+  }
+  ok = ok && fread(&n, 8, 1, f) == 1 && n >= 0 && n <= npix;
+  if (ok) {
+    pairs = malloc((size_t)(n ? n : 1) * 16);
+    ok = pairs && fread(pairs, 16, (size_t)n, f) == (size_t)n && fread(&check, 8, 1, f) == 1;
+  }
+  for (int64_t i = 0; ok && i < n; i++) {
+    ok = pairs[2 * i] >= 0 && pairs[2 * i] < npix && pairs[2 * i + 1] >= 0;
+    sum += ok ? pairs[2 * i + 1] : 0;
+  }
+  ok = ok && sum == check;
+  for (int64_t i = 0; ok && i < n; i++) hist[pairs[2 * i]] += pairs[2 * i + 1];
+  fclose(f);
+  free(buf);
+  free(pairs);
+  *found = ok;
+  return 0;
+}

@@ -1,0 +1,1041 @@
+/*
+** This file implements the delimited-text plug-in (csv, tsv, psv) of the
+** input readers.
+**
+** Layers:
+**   source     bytes of the file: plain read(), gzip (zlib, concatenated
+**              members), or the single member of a .zip (stored or raw
+**              deflate).  Can be reset to the start (used after inference).
+**   buffer     a growable window [pos, len) of decompressed bytes; records
+**              never straddle a refill: an incomplete record at the end is
+**              moved to the front and more bytes are read.
+**   tokenizer  splits up to K records into field descriptors (start, length,
+**              flags: quoted / has doubled quotes) in flat arrays; no copy and
+**              no allocation per field.  Doubled quotes are removed in place
+**              only when the field is converted (so a record re-tokenized after
+**              a refill is never seen half-unescaped).
+**   columns    each needed column is converted for the K records in one tight
+**              loop into its accumulator (values, validity bytes, string
+**              offsets/bytes); a batch finishes the accumulators into arrays.
+** Numbers: integers by hand (overflow checked); doubles by Clinger's exact fast
+** path (<= 19 digits, |exp| <= 22, mantissa < 2^53) else strtod, which glibc
+** rounds correctly — so values equal Python's float() on the same text.
+** Type inference classifies fields (bool / int64 / double / string) over the
+** first rows (or the whole file), then the source is reset and parsed for real.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "readers/readers_int.h"
+
+/* ---- source ------------------------------------------------------------------ */
+
+enum { SRC_PLAIN, SRC_GZIP, SRC_ZIP_DEFLATE, SRC_ZIP_STORED };
+
+typedef struct csv_src {
+  const char *path;
+  int fd;
+  int kind;
+  z_stream z;               /* gzip / deflate state                     */
+  bool z_init;
+  uint8_t *in;              /* compressed input buffer                   */
+  size_t in_cap;
+  bool in_eof;              /* no more bytes in the file                 */
+  bool done;                /* stream finished                           */
+  uint64_t consumed;        /* file bytes read                           */
+  uint64_t member_left;     /* zip: compressed bytes left in the member  */
+  uint64_t data_off;        /* zip: offset of the member's data          */
+} csv_src;
+
+static int src_read_raw(csv_src *s, uint8_t *dst, size_t cap, size_t *got, st_error *err) {
+  *got = 0;
+  while (cap) {
+    ssize_t r = read(s->fd, dst, cap);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return st_fail(err, ST_ERR_IO, "read error: %s", strerror(errno));
+    }
+    if (r == 0) {
+      s->in_eof = true;
+      break;
+    }
+    *got += (size_t)r;
+    s->consumed += (uint64_t)r;
+    break;
+  }
+  return 0;
+}
+
+static int src_zip_header(csv_src *s, st_error *err) {
+  uint8_t h[30];
+  size_t got = 0, g;
+  while (got < 30) {
+    ST_TRY(src_read_raw(s, h + got, 30 - got, &g, err));
+    if (!g) break;
+    got += g;
+  }
+  ST_SAFETY(got == 30 && h[0] == 'P' && h[1] == 'K' && h[2] == 3 && h[3] == 4, err,
+            "zip: no local file header at the start");
+  unsigned flags = h[6] | h[7] << 8, method = h[8] | h[9] << 8;
+  uint64_t csize = (uint64_t)h[18] | (uint64_t)h[19] << 8 | (uint64_t)h[20] << 16 | (uint64_t)h[21] << 24;
+  unsigned nlen = h[26] | h[27] << 8, xlen = h[28] | h[29] << 8;
+  ST_CHECK(!(flags & 1), err, ST_ERR_UNSUPPORTED, "zip: encrypted members are not supported");
+  ST_CHECK(method == 0 || method == 8, err, ST_ERR_UNSUPPORTED,
+           "zip: compression method %u is not supported (only stored and deflate)", method);
+  ST_CHECK(method == 8 || !(flags & 8), err, ST_ERR_UNSUPPORTED,
+           "zip: stored member with a data descriptor is not supported");
+  ST_CHECK(csize != 0xffffffffu, err, ST_ERR_UNSUPPORTED, "zip64 archives are not supported yet");
+  if (lseek(s->fd, (off_t)(30 + nlen + xlen), SEEK_SET) < 0)
+    return st_fail(err, ST_ERR_IO, "zip: seek failed: %s", strerror(errno));
+  s->data_off = 30 + nlen + xlen;
+  s->member_left = (flags & 8) ? UINT64_MAX : csize;
+  s->kind = method == 8 ? SRC_ZIP_DEFLATE : SRC_ZIP_STORED;
+  return 0;
+}
+
+static void src_close(csv_src *s) {
+  if (s->z_init) inflateEnd(&s->z);
+  s->z_init = false;
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
+  free(s->in);
+  s->in = NULL;
+}
+
+static int src_open(csv_src *s, const char *path, st_error *err) {
+  memset(s, 0, sizeof *s);
+  s->path = path;
+  s->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (s->fd < 0) return st_fail(err, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  uint8_t m[4] = {0};
+  ssize_t r = pread(s->fd, m, 4, 0);
+  if (r < 0) return st_fail(err, ST_ERR_IO, "%s: read error: %s", path, strerror(errno));
+  s->kind = SRC_PLAIN;
+  if (r >= 2 && m[0] == 0x1f && m[1] == 0x8b) s->kind = SRC_GZIP;
+  else if (r == 4 && m[0] == 'P' && m[1] == 'K' && m[2] == 3 && m[3] == 4) ST_TRY(src_zip_header(s, err));
+  if (s->kind != SRC_PLAIN) {
+    s->in_cap = 1 << 20;
+    s->in = malloc(s->in_cap);
+    ST_CHECK(s->in, err, ST_ERR_NOMEM, "out of memory");
+    int zr = inflateInit2(&s->z, s->kind == SRC_GZIP ? 15 + 32 : -15);
+    ST_CHECK(zr == Z_OK, err, ST_ERR_NOMEM, "zlib init failed");
+    s->z_init = true;
+    s->z.avail_in = 0;
+  }
+  return 0;
+}
+
+static int src_reset(csv_src *s, st_error *err) {
+  const char *p = s->path;
+  src_close(s);
+  return src_open(s, p, err);
+}
+
+static int src_read(csv_src *s, uint8_t *dst, size_t cap, size_t *got, st_error *err) {
+  *got = 0;
+  if (s->done || !cap) return 0;
+  if (s->kind == SRC_PLAIN) {
+    ST_TRY(src_read_raw(s, dst, cap, got, err));
+    if (!*got) s->done = true;
+    return 0;
+  }
+  if (s->kind == SRC_ZIP_STORED) {
+    if (s->member_left < cap) cap = (size_t)s->member_left;
+    if (!cap) {
+      s->done = true;
+      return 0;
+    }
+    ST_TRY(src_read_raw(s, dst, cap, got, err));
+    ST_SAFETY(*got, err, "zip: member truncated (unexpected end of file)");
+    s->member_left -= *got;
+    return 0;
+  }
+  s->z.next_out = dst;
+  s->z.avail_out = (uInt)(cap > (1u << 30) ? (1u << 30) : cap);
+  while (s->z.avail_out == (uInt)(cap > (1u << 30) ? (1u << 30) : cap)) {
+    if (s->z.avail_in == 0 && !s->in_eof) {
+      size_t want = s->in_cap, g;
+      if (s->kind == SRC_ZIP_DEFLATE && s->member_left < want) want = (size_t)s->member_left;
+      if (want) {
+        ST_TRY(src_read_raw(s, s->in, want, &g, err));
+        if (s->kind == SRC_ZIP_DEFLATE && s->member_left != UINT64_MAX) s->member_left -= g;
+      } else {
+        g = 0;
+        s->in_eof = true;
+      }
+      s->z.next_in = s->in;
+      s->z.avail_in = (uInt)g;
+    }
+    uInt before_in = s->z.avail_in;
+    int zr = inflate(&s->z, Z_NO_FLUSH);
+    if (zr == Z_STREAM_END) {
+      if (s->kind == SRC_GZIP) {
+        /* another member may follow */
+        if (s->z.avail_in == 0 && !s->in_eof) {
+          size_t g;
+          ST_TRY(src_read_raw(s, s->in, s->in_cap, &g, err));
+          s->z.next_in = s->in;
+          s->z.avail_in = (uInt)g;
+        }
+        if (s->z.avail_in == 0) {
+          s->done = true;
+          break;
+        }
+        if (s->z.next_in[0] != 0x1f) {  /* trailing garbage/padding: ignore, as gzip */
+          s->done = true;
+          break;
+        }
+        inflateReset(&s->z);
+        continue;
+      }
+      /* zip: the single member ended; another one is not supported */
+      s->done = true;
+      uint8_t sig[4];
+      if (s->member_left != UINT64_MAX && pread(s->fd, sig, 4, (off_t)(s->data_off + (s->consumed - s->data_off) -
+                                                                     s->z.avail_in)) == 4 &&
+          sig[0] == 'P' && sig[1] == 'K' && sig[2] == 3 && sig[3] == 4)
+        return st_fail(err, ST_ERR_UNSUPPORTED, "zip archives with several members are not supported yet");
+      break;
+    }
+    if (zr == Z_DATA_ERROR || zr == Z_NEED_DICT)
+      return st_fail(err, ST_ERR_CORRUPT, "%s stream: corrupt data (%s)", s->kind == SRC_GZIP ? "gzip" : "zip",
+                     s->z.msg ? s->z.msg : "invalid");
+    if (zr == Z_MEM_ERROR) return st_fail(err, ST_ERR_NOMEM, "zlib: out of memory");
+    if (zr == Z_BUF_ERROR || (zr == Z_OK && before_in == s->z.avail_in && s->z.avail_in == 0)) {
+      if (s->in_eof && s->z.avail_in == 0)
+        return st_fail(err, ST_ERR_CORRUPT, "%s stream: truncated (unexpected end of file)",
+                       s->kind == SRC_GZIP ? "gzip" : "zip");
+    }
+  }
+  *got = (size_t)(s->z.next_out - dst);
+  return 0;
+}
+
+/* ---- numbers --------------------------------------------------------------------- */
+
+static inline void trim(const uint8_t **p, size_t *n) {
+  while (*n && (**p == ' ' || **p == '\t')) (*p)++, (*n)--;
+  while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t')) (*n)--;
+}
+
+static inline bool parse_i64(const uint8_t *p, size_t n, int64_t *out) {
+  trim(&p, &n);
+  if (!n) return false;
+  bool neg = false;
+  if (*p == '-' || *p == '+') {
+    neg = *p == '-';
+    p++, n--;
+    if (!n) return false;
+  }
+  uint64_t v = 0;
+  if (n > 20) return false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned d = (unsigned)p[i] - '0';
+    if (d > 9) return false;
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (neg) {
+    if (v > (uint64_t)INT64_MAX + 1) return false;
+    *out = (int64_t)(0 - v);
+  } else {
+    if (v > (uint64_t)INT64_MAX) return false;
+    *out = (int64_t)v;
+  }
+  return true;
+}
+
+static inline bool parse_u64(const uint8_t *p, size_t n, uint64_t *out) {
+  trim(&p, &n);
+  if (n && *p == '+') p++, n--;
+  if (!n || n > 20) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned d = (unsigned)p[i] - '0';
+    if (d > 9 || v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+static const double pow10_tab[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static bool word_eq(const uint8_t *p, size_t n, const char *w) {
+  return strlen(w) == n && !strncasecmp((const char *)p, w, n);
+}
+
+/* Python float() syntax (without underscores); exact result. */
+static bool parse_f64(const uint8_t *p0, size_t n0, double *out, bool as_float) {
+  const uint8_t *p = p0;
+  size_t n = n0;
+  trim(&p, &n);
+  if (!n) return false;
+  size_t i = 0;
+  bool neg = false;
+  if (p[0] == '-' || p[0] == '+') neg = p[0] == '-', i = 1;
+  if (i < n && (p[i] > '9' || p[i] < '0') && p[i] != '.') {
+    const uint8_t *w = p + i;
+    size_t wn = n - i;
+    if (word_eq(w, wn, "inf") || word_eq(w, wn, "infinity")) {
+      *out = neg ? -__builtin_inf() : __builtin_inf();
+      return true;
+    }
+    if (word_eq(w, wn, "nan")) {
+      *out = neg ? -__builtin_nan("") : __builtin_nan("");
+      return true;
+    }
+    return false;
+  }
+  uint64_t m = 0;
+  int sig = 0, dropped = 0, frac = 0;
+  bool digits = false;
+  for (; i < n && (unsigned)(p[i] - '0') <= 9; i++) {
+    digits = true;
+    if (m == 0 && p[i] == '0') continue;
+    if (sig < 19) m = m * 10 + (p[i] - '0'), sig++;
+    else dropped++;
+  }
+  if (i < n && p[i] == '.') {
+    i++;
+    for (; i < n && (unsigned)(p[i] - '0') <= 9; i++) {
+      digits = true;
+      if (m == 0 && p[i] == '0') {
+        frac++;
+        continue;
+      }
+      if (sig < 19) m = m * 10 + (p[i] - '0'), sig++, frac++;
+      else dropped++;  /* beyond precision: handled by strtod */
+    }
+  }
+  if (!digits) return false;
+  long e = 0;
+  if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+    i++;
+    bool eneg = false;
+    if (i < n && (p[i] == '-' || p[i] == '+')) eneg = p[i] == '-', i++;
+    if (i >= n || (unsigned)(p[i] - '0') > 9) return false;
+    for (; i < n && (unsigned)(p[i] - '0') <= 9; i++)
+      if (e < 100000) e = e * 10 + (p[i] - '0');
+    if (eneg) e = -e;
+  }
+  if (i != n) return false;
+  long e10 = e - frac;
+  if (!as_float && !dropped && m < (1ull << 53) && e10 >= -22 && e10 <= 22) {
+    double d = (double)m;
+    d = e10 < 0 ? d / pow10_tab[-e10] : d * pow10_tab[e10];
+    *out = neg ? -d : d;
+    return true;
+  }
+  char tmp[400];
+  if (n >= sizeof tmp) return false;
+  memcpy(tmp, p, n);
+  tmp[n] = 0;
+  *out = as_float ? (double)strtof(tmp, NULL) : strtod(tmp, NULL);
+  return true;
+}
+
+static inline int parse_bool(const uint8_t *p, size_t n) {
+  trim(&p, &n);
+  if (n == 4 && (!memcmp(p, "true", 4) || !memcmp(p, "True", 4) || !memcmp(p, "TRUE", 4))) return 1;
+  if (n == 5 && (!memcmp(p, "false", 5) || !memcmp(p, "False", 5) || !memcmp(p, "FALSE", 5))) return 0;
+  return -1;
+}
+
+/* ---- reader state ------------------------------------------------------------------ */
+
+enum { CAN_BOOL = 1, CAN_INT = 2, CAN_DBL = 4 };
+
+typedef struct csv_col {
+  char *name;
+  st_type_id type;          /* output type                              */
+  bool forced;              /* type from options.schema                 */
+  unsigned can;             /* inference: kinds still possible          */
+  bool seen;                /* inference: a non-null value was seen     */
+  st_buf vals;              /* values, or int32 offsets for strings     */
+  st_buf data;              /* string bytes                             */
+  st_buf valid;             /* one byte per row                         */
+  int64_t nulls;
+  int64_t n;                /* rows accumulated                         */
+} csv_col;
+
+static const char *const pandas_na[] = {"",     "#N/A", "#N/A N/A", "#NA",  "-1.#IND", "-1.#QNAN", "-NaN",
+                                        "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",  "NA",      "NULL",
+                                        "NaN",  "None", "n/a",   "nan",      "null"};
+
+typedef struct csv {
+  csv_src src;
+  uint8_t delim, quote, comment;
+  uint8_t special[256];     /* delimiter, CR, LF                        */
+  uint8_t *buf;             /* window of decompressed bytes (+1 pad)    */
+  size_t cap, len, pos;
+  bool eof;                 /* source exhausted                         */
+  uint64_t max_rec;         /* record size limit                        */
+  int64_t line;             /* lines consumed before pos                */
+  int ncols;
+  bool header_mode;         /* tokenizing the header: any field count   */
+  int hdr_nf;
+  int K;                    /* records per tokenizer chunk              */
+  size_t *fs;               /* K*ncols field starts                     */
+  uint32_t *fl;             /* lengths                                  */
+  uint8_t *ff;              /* flags: 1 quoted, 2 doubled quotes        */
+  int64_t *rline;           /* line of each record                      */
+  csv_col *cols;
+  const char *const *na;    /* null strings                             */
+  int n_na;
+  uint8_t na_first[256];    /* first bytes of non-empty null strings    */
+  size_t na_max;
+  bool skip_header;         /* header line present                      */
+} csv;
+
+static void col_clear(csv_col *c) {
+  st_buf_free(&c->vals);
+  st_buf_free(&c->data);
+  st_buf_free(&c->valid);
+  c->nulls = c->n = 0;
+}
+
+static int fill(csv *c, st_error *err) {
+  if (c->pos) {
+    memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+    c->len -= c->pos;
+    c->pos = 0;
+  }
+  if (c->len + (1 << 16) > c->cap) {
+    if (c->cap >= c->max_rec + (4u << 20))
+      return st_fail(err, ST_ERR_LIMIT, "line %lld: record longer than %llu bytes (unbalanced quote?)",
+                     (long long)c->line + 1, (unsigned long long)c->max_rec);
+    size_t nc = c->cap * 2;
+    uint8_t *nb = realloc(c->buf, nc + 1);
+    ST_CHECK(nb, err, ST_ERR_NOMEM, "out of memory (CSV buffer of %zu bytes)", nc);
+    c->buf = nb;
+    c->cap = nc;
+  }
+  size_t got = 0;
+  while (!got && !c->src.done) {
+    ST_TRY(src_read(&c->src, c->buf + c->len, c->cap - c->len, &got, err));
+    c->len += got;
+  }
+  if (!got) c->eof = true;
+  return 0;
+}
+
+static size_t count_nl(const uint8_t *p, size_t n) {
+  size_t k = 0;
+  const uint8_t *e = p + n;
+  while ((p = memchr(p, '\n', (size_t)(e - p)))) k++, p++;
+  return k;
+}
+
+/* Tokenize up to maxrec records from pos.  *need_more: an incomplete record remains. */
+static int tokenize(csv *c, int maxrec, int *nrec, bool *need_more, st_error *err) {
+  const uint8_t *buf = c->buf;
+  size_t len = c->len, pos = c->pos;
+  const uint8_t delim = c->delim, quote = c->quote;
+  const int ncols = c->ncols;
+  int r = 0;
+  *need_more = false;
+  while (r < maxrec) {
+    if (pos >= len) {
+      *need_more = !c->eof;
+      break;
+    }
+    uint8_t ch = buf[pos];
+    if (ch == '\n') {
+      pos++;
+      c->line++;
+      continue;
+    }
+    if (ch == '\r') {
+      if (pos + 1 < len) {
+        pos += buf[pos + 1] == '\n' ? 2 : 1;
+        c->line++;
+        continue;
+      }
+      if (c->eof) {
+        pos++;
+        continue;
+      }
+      *need_more = true;
+      break;
+    }
+    if (c->comment && ch == c->comment) {
+      const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
+      if (!nl && !c->eof) {
+        *need_more = true;
+        break;
+      }
+      pos = nl ? (size_t)(nl - buf) + 1 : len;
+      c->line++;
+      continue;
+    }
+    size_t rec_start = pos;
+    int64_t lines = 0;
+    int nf = 0;
+    bool incomplete = false;
+    size_t base = (size_t)r * (size_t)ncols;
+    for (;;) {
+      size_t start = pos, flen;
+      uint8_t flags = 0;
+      if (quote && pos < len && buf[pos] == quote) {
+        flags = 1;
+        pos++;
+        start = pos;
+        for (;;) {
+          const uint8_t *q = memchr(buf + pos, quote, len - pos);
+          if (!q) {
+            incomplete = true;
+            break;
+          }
+          lines += (int64_t)count_nl(buf + pos, (size_t)(q - (buf + pos)));
+          pos = (size_t)(q - buf) + 1;
+          if (pos < len && buf[pos] == quote) {
+            flags |= 2;
+            pos++;
+            continue;
+          }
+          if (pos >= len && !c->eof) incomplete = true;
+          break;
+        }
+        if (incomplete) break;
+        flen = pos - 1 - start - 0;
+        if (pos < len && buf[pos] != delim && buf[pos] != '\n' && buf[pos] != '\r')
+          return st_fail(err, ST_ERR_CORRUPT, "line %lld: unexpected character after a closing quote",
+                         (long long)(c->line + 1 + lines));
+      } else {
+        const uint8_t *sp = c->special;
+        while (pos < len && !sp[buf[pos]]) pos++;
+        flen = pos - start;
+      }
+      if (nf < ncols) {
+        ST_CHECK(flen < UINT32_MAX, err, ST_ERR_LIMIT, "line %lld: field too long", (long long)c->line + 1);
+        c->fs[base + (size_t)nf] = start;
+        c->fl[base + (size_t)nf] = (uint32_t)flen;
+        c->ff[base + (size_t)nf] = flags;
+      }
+      nf++;
+      if (pos >= len) {
+        if (!c->eof) incomplete = true;
+        break;
+      }
+      ch = buf[pos];
+      if (ch == delim) {
+        pos++;
+        continue;
+      }
+      if (ch == '\r') {
+        if (pos + 1 >= len && !c->eof) {
+          incomplete = true;
+          break;
+        }
+        pos += (pos + 1 < len && buf[pos + 1] == '\n') ? 2 : 1;
+      } else {
+        pos++;
+      }
+      break;
+    }
+    if (incomplete) {
+      pos = rec_start;
+      *need_more = true;
+      break;
+    }
+    if (c->header_mode) {
+      c->hdr_nf = nf;
+      ST_CHECK(nf <= ncols, err, ST_ERR_LIMIT, "line %lld: more than %d columns", (long long)c->line + 1, ncols);
+    } else if (nf != ncols) {
+      return st_fail(err, ST_ERR_CORRUPT, "line %lld: %d field%s, expected %d", (long long)(c->line + 1), nf,
+                     nf == 1 ? "" : "s", ncols);
+    }
+    c->rline[r] = c->line + 1;
+    c->line += 1 + lines;
+    r++;
+  }
+  c->pos = pos;
+  *nrec = r;
+  return 0;
+}
+
+/* Field (r, j): pointer and length, with doubled quotes removed in place. */
+static inline const uint8_t *field(csv *c, int r, int j, size_t *n) {
+  size_t k = (size_t)r * (size_t)c->ncols + (size_t)j;
+  uint8_t *p = c->buf + c->fs[k];
+  size_t l = c->fl[k];
+  if (c->ff[k] & 2) {
+    size_t w = 0;
+    for (size_t i = 0; i < l; i++) {
+      p[w++] = p[i];
+      if (p[i] == c->quote && i + 1 < l && p[i + 1] == c->quote) i++;
+    }
+    l = w;
+    c->fl[k] = (uint32_t)l;
+    c->ff[k] &= (uint8_t)~2;
+  }
+  *n = l;
+  return p;
+}
+
+static inline bool is_na(const csv *c, const uint8_t *p, size_t n) {
+  if (!n) return true;
+  if (n > c->na_max || !c->na_first[p[0]]) return false;
+  for (int i = 0; i < c->n_na; i++)
+    if (strlen(c->na[i]) == n && !memcmp(c->na[i], p, n)) return true;
+  return false;
+}
+
+static void value_text(const uint8_t *p, size_t n, char *out, size_t cap) {
+  size_t k = n < cap - 4 ? n : cap - 4;
+  memcpy(out, p, k);
+  strcpy(out + k, k < n ? "..." : "");
+}
+
+/* Classify records [0, k) for type inference. */
+static void classify(csv *c, int k) {
+  for (int j = 0; j < c->ncols; j++) {
+    csv_col *col = &c->cols[j];
+    if (col->forced || !col->can) {
+      if (!col->forced && !col->seen) {
+        for (int r = 0; r < k && !col->seen; r++) {
+          size_t n;
+          const uint8_t *p = field(c, r, j, &n);
+          col->seen = !is_na(c, p, n);
+        }
+      }
+      continue;
+    }
+    unsigned can = col->can;
+    for (int r = 0; r < k && can; r++) {
+      size_t n;
+      const uint8_t *p = field(c, r, j, &n);
+      if (is_na(c, p, n)) continue;
+      col->seen = true;
+      unsigned m = 0;
+      int64_t iv;
+      double dv;
+      if ((can & CAN_INT) && parse_i64(p, n, &iv)) m = CAN_INT | CAN_DBL;
+      else if ((can & CAN_DBL) && parse_f64(p, n, &dv, false)) m = CAN_DBL;
+      if ((can & CAN_BOOL) && parse_bool(p, n) >= 0) m |= CAN_BOOL;
+      can &= m;
+    }
+    col->can = can;
+  }
+}
+
+static int type_width(st_type_id t) {
+  switch (t) {
+    case ST_T_BOOL: case ST_T_INT8: case ST_T_UINT8: return 1;
+    case ST_T_INT16: case ST_T_UINT16: return 2;
+    case ST_T_INT32: case ST_T_UINT32: case ST_T_FLOAT: return 4;
+    default: return 8;
+  }
+}
+
+static int bad_value(csv *c, int r, int j, const uint8_t *p, size_t n, st_error *err) {
+  char t[64];
+  value_text(p, n, t, sizeof t);
+  return st_fail(err, ST_ERR_SCHEMA, "line %lld: column '%s': '%s' is not a valid %s%s", (long long)c->rline[r],
+                 c->cols[j].name, t, st_type_name(c->cols[j].type),
+                 c->cols[j].forced ? " (type from the schema)" : " (type inferred from the first rows; use --schema)");
+}
+
+/* Convert records [0, k) of column j into its accumulator. */
+static int convert(csv *c, int j, int k, st_error *err) {
+  csv_col *col = &c->cols[j];
+  st_type_id t = col->type;
+  ST_TRY(st_buf_reserve(&col->valid, (size_t)k, err));
+  uint8_t *valid = col->valid.data + col->valid.len;
+  if (t == ST_T_STRING) {
+    if (!col->vals.len) {
+      int32_t z = 0;
+      ST_TRY(st_buf_append(&col->vals, &z, 4, err));
+    }
+    ST_TRY(st_buf_reserve(&col->vals, (size_t)k * 4, err));
+    for (int r = 0; r < k; r++) {
+      size_t n;
+      const uint8_t *p = field(c, r, j, &n);
+      bool ok = !is_na(c, p, n);
+      valid[r] = ok;
+      col->nulls += !ok;
+      if (ok) ST_TRY(st_buf_append(&col->data, p, n, err));
+      ST_CHECK(col->data.len <= INT32_MAX, err, ST_ERR_LIMIT,
+               "column '%s': more than 2 GiB of text in one batch; use a smaller batch size", col->name);
+      int32_t o = (int32_t)col->data.len;
+      memcpy(col->vals.data + col->vals.len, &o, 4);
+      col->vals.len += 4;
+    }
+  } else {
+    int w = type_width(t);
+    ST_TRY(st_buf_reserve(&col->vals, (size_t)k * (size_t)w, err));
+    uint8_t *out = col->vals.data + col->vals.len;
+    for (int r = 0; r < k; r++) {
+      size_t n;
+      const uint8_t *p = field(c, r, j, &n);
+      if (is_na(c, p, n)) {
+        valid[r] = 0;
+        col->nulls++;
+        memset(out + (size_t)r * (size_t)w, 0, (size_t)w);
+        continue;
+      }
+      valid[r] = 1;
+      uint8_t *o = out + (size_t)r * (size_t)w;
+      int64_t iv;
+      uint64_t uv;
+      double dv;
+      switch (t) {
+        case ST_T_DOUBLE:
+          if (!parse_f64(p, n, &dv, false)) return bad_value(c, r, j, p, n, err);
+          memcpy(o, &dv, 8);
+          break;
+        case ST_T_FLOAT: {
+          if (!parse_f64(p, n, &dv, true)) return bad_value(c, r, j, p, n, err);
+          float f = (float)dv;
+          memcpy(o, &f, 4);
+          break;
+        }
+        case ST_T_BOOL: {
+          int b = parse_bool(p, n);
+          if (b < 0) {
+            if (!parse_i64(p, n, &iv) || (iv != 0 && iv != 1)) return bad_value(c, r, j, p, n, err);
+            b = (int)iv;
+          }
+          *o = (uint8_t)b;
+          break;
+        }
+        case ST_T_UINT64:
+          if (!parse_u64(p, n, &uv)) return bad_value(c, r, j, p, n, err);
+          memcpy(o, &uv, 8);
+          break;
+        default: {
+          if (!parse_i64(p, n, &iv)) {
+            /* a float with an integral value ("3.0") is accepted into an integer column */
+            if (!parse_f64(p, n, &dv, false) || dv != (double)(int64_t)dv || dv < -9.2e18 || dv > 9.2e18)
+              return bad_value(c, r, j, p, n, err);
+            iv = (int64_t)dv;
+          }
+          bool fits = true;
+          switch (t) {
+            case ST_T_INT8: fits = iv >= INT8_MIN && iv <= INT8_MAX; { int8_t v = (int8_t)iv; memcpy(o, &v, 1); } break;
+            case ST_T_INT16: fits = iv >= INT16_MIN && iv <= INT16_MAX; { int16_t v = (int16_t)iv; memcpy(o, &v, 2); } break;
+            case ST_T_INT32: fits = iv >= INT32_MIN && iv <= INT32_MAX; { int32_t v = (int32_t)iv; memcpy(o, &v, 4); } break;
+            case ST_T_UINT8: fits = iv >= 0 && iv <= UINT8_MAX; { uint8_t v = (uint8_t)iv; memcpy(o, &v, 1); } break;
+            case ST_T_UINT16: fits = iv >= 0 && iv <= UINT16_MAX; { uint16_t v = (uint16_t)iv; memcpy(o, &v, 2); } break;
+            case ST_T_UINT32: fits = iv >= 0 && iv <= UINT32_MAX; { uint32_t v = (uint32_t)iv; memcpy(o, &v, 4); } break;
+            default: memcpy(o, &iv, 8); break;
+          }
+          if (!fits) return bad_value(c, r, j, p, n, err);
+        }
+      }
+    }
+    col->vals.len += (size_t)k * (size_t)w;
+  }
+  col->valid.len += (size_t)k;
+  col->n += k;
+  return 0;
+}
+
+static int finish_col(csv_col *col, st_array **out, st_error *err) {
+  *out = NULL;
+  int64_t n = col->n;
+  st_mem *bm = NULL;
+  int64_t nulls = 0;
+  if (col->nulls) ST_TRY(st_rd_bitmap(col->valid.data, n, &bm, &nulls, err));
+  st_mem *vals = NULL;
+  if (col->type == ST_T_BOOL) {
+    vals = st_mem_new((size_t)(n + 7) / 8 + 1);
+    if (!vals) {
+      st_mem_unref(bm);
+      return st_fail(err, ST_ERR_NOMEM, "out of memory");
+    }
+    memset(vals->data, 0, (size_t)(n + 7) / 8 + 1);
+    for (int64_t i = 0; i < n; i++)
+      if (col->vals.data[i]) vals->data[i >> 3] |= (uint8_t)(1u << (i & 7));
+  } else {
+    if (col->type == ST_T_STRING && !col->vals.len) {
+      int32_t z = 0;
+      ST_TRY(st_buf_append(&col->vals, &z, 4, err));
+    }
+    vals = st_buf_detach(&col->vals);
+  }
+  st_mem *data = NULL;
+  if (col->type == ST_T_STRING) data = st_buf_detach(&col->data);
+  col_clear(col);
+  if (!vals || (col->type == ST_T_STRING && !data)) {
+    st_mem_unref(vals);
+    st_mem_unref(data);
+    st_mem_unref(bm);
+    return st_fail(err, ST_ERR_NOMEM, "out of memory");
+  }
+  st_array *a = st_rd_array(n, vals, bm, nulls);
+  if (!a) {
+    st_mem_unref(data);
+    return st_fail(err, ST_ERR_NOMEM, "out of memory");
+  }
+  if (col->type == ST_T_STRING) {
+    a->n_buffers = 3;
+    a->mem[2] = data;
+    a->buf[2] = data->data;
+  }
+  *out = a;
+  return 0;
+}
+
+static void csv_free(csv *c) {
+  if (!c) return;
+  src_close(&c->src);
+  free(c->buf);
+  free(c->fs);
+  free(c->fl);
+  free(c->ff);
+  free(c->rline);
+  if (c->cols)
+    for (int j = 0; j < c->ncols; j++) {
+      col_clear(&c->cols[j]);
+      free(c->cols[j].name);
+    }
+  free(c->cols);
+  free(c);
+}
+
+static int alloc_fields(csv *c, int ncols, int K, st_error *err) {
+  free(c->fs);
+  free(c->fl);
+  free(c->ff);
+  free(c->rline);
+  c->ncols = ncols;
+  c->K = K;
+  size_t nf = (size_t)ncols * (size_t)K;
+  c->fs = malloc(nf * sizeof(size_t));
+  c->fl = malloc(nf * sizeof(uint32_t));
+  c->ff = malloc(nf);
+  c->rline = malloc((size_t)K * sizeof(int64_t));
+  ST_CHECK(c->fs && c->fl && c->ff && c->rline, err, ST_ERR_NOMEM, "out of memory");
+  return 0;
+}
+
+/* Tokenize up to maxrec records, refilling the buffer as needed.  *k = 0: end. */
+static int next_records(csv *c, int maxrec, int *k, st_error *err) {
+  for (;;) {
+    bool more;
+    ST_TRY(tokenize(c, maxrec, k, &more, err));
+    if (*k || !more) return 0;
+    ST_TRY(fill(c, err));
+  }
+}
+
+/* Read the header line (or just count the fields of the first record). */
+static int read_header(st_input *in, csv *c, st_error *err) {
+  enum { MAXC = 65536 };
+  ST_TRY(alloc_fields(c, MAXC, 1, err));
+  c->header_mode = true;
+  int k;
+  ST_TRY(next_records(c, 1, &k, err));
+  c->header_mode = false;
+  int nf = k ? c->hdr_nf : 0;
+  const st_input_options *o = &in->opt;
+  int ncols = nf;
+  if (o->n_column_names > 0) ncols = o->n_column_names;
+  else if (!o->header && o->schema && !nf) ncols = o->schema->n_children;
+  if (!k && !o->n_column_names) return st_fail(err, ST_ERR_CORRUPT, "empty file (no header line)");
+  if (k && nf != ncols)
+    return st_fail(err, ST_ERR_CORRUPT, "line 1: %d fields, but %d column names were given", nf, ncols);
+  c->cols = calloc((size_t)ncols + 1, sizeof(csv_col));
+  ST_CHECK(c->cols, err, ST_ERR_NOMEM, "out of memory");
+  for (int j = 0; j < ncols; j++) {
+    char tmp[32];
+    const char *nm = NULL;
+    size_t n = 0;
+    if (o->n_column_names > 0) nm = o->column_names[j], n = strlen(nm);
+    else if (o->header) {
+      nm = (const char *)field(c, 0, j, &n);
+      if (!n) n = (size_t)snprintf(tmp, sizeof tmp, "Unnamed: %d", j), nm = tmp;
+    } else {
+      n = (size_t)snprintf(tmp, sizeof tmp, "col_%d", j);
+      nm = tmp;
+    }
+    c->cols[j].name = st_strndup(nm, n);
+    ST_CHECK(c->cols[j].name, err, ST_ERR_NOMEM, "out of memory");
+  }
+  c->ncols = ncols;
+  if (!o->header && k) {
+    /* the first record is data: rewind to it */
+    c->pos = 0;
+    c->line = 0;
+  }
+  return 0;
+}
+
+static int csv_restart(st_input *in, csv *c, st_error *err) {
+  ST_TRY(src_reset(&c->src, err));
+  c->len = c->pos = 0;
+  c->eof = false;
+  c->line = 0;
+  int ncols = c->ncols;
+  csv_col *cols = c->cols;
+  c->cols = NULL;
+  int rc = read_header(in, c, err);  /* re-reads names; keep the inferred columns */
+  if (c->cols) {
+    for (int j = 0; j < c->ncols; j++) free(c->cols[j].name);
+    free(c->cols);
+  }
+  c->cols = cols;
+  c->ncols = ncols;
+  return rc;
+}
+
+static int csv_open(st_input *in, st_error *err) {
+  csv *c = calloc(1, sizeof *c);
+  ST_CHECK(c, err, ST_ERR_NOMEM, "out of memory");
+  in->state = c;
+  c->src.fd = -1;
+  const st_input_options *o = &in->opt;
+  ST_TRY(src_open(&c->src, in->path, err));
+  struct stat stt;
+  if (fstat(c->src.fd, &stt) == 0) in->file_size = (uint64_t)stt.st_size;
+  c->delim = (uint8_t)o->delimiter;
+  if (!c->delim) c->delim = !strcmp(in->fmt_name, "tsv") ? '\t' : !strcmp(in->fmt_name, "psv") ? '|' : ',';
+  c->quote = (uint8_t)o->quote;
+  c->comment = (uint8_t)o->comment;
+  ST_CHECK(c->delim != '\n' && c->delim != '\r' && c->delim != c->quote, err, ST_ERR_INVALID,
+           "bad CSV delimiter");
+  c->special[c->delim] = c->special['\n'] = c->special['\r'] = 1;
+  c->max_rec = o->max_line_bytes ? o->max_line_bytes : (64u << 20);
+  c->na = o->null_values ? o->null_values : pandas_na;
+  c->n_na = o->null_values ? o->n_null_values : (int)(sizeof pandas_na / sizeof pandas_na[0]);
+  for (int i = 0; i < c->n_na; i++) {
+    size_t l = strlen(c->na[i]);
+    if (l) c->na_first[(uint8_t)c->na[i][0]] = 1;
+    if (l > c->na_max) c->na_max = l;
+  }
+  c->cap = 1 << 20;
+  c->buf = malloc(c->cap + 1);
+  ST_CHECK(c->buf, err, ST_ERR_NOMEM, "out of memory");
+  ST_TRY(fill(c, err));
+  ST_TRY(read_header(in, c, err));
+  int ncols = c->ncols;
+  int K = (int)((1 << 20) / (ncols ? ncols : 1));
+  if (K < 16) K = 16;
+  if (K > 16384) K = 16384;
+  /* column types: forced or inferred */
+  bool infer = false;
+  for (int j = 0; j < ncols; j++) {
+    csv_col *col = &c->cols[j];
+    const st_field *f = st_rd_forced(in, col->name);
+    if (f) {
+      col->forced = true;
+      col->type = f->type == ST_T_LARGE_STRING ? ST_T_STRING : f->type;
+      bool ok = (col->type >= ST_T_BOOL && col->type <= ST_T_UINT64) || col->type == ST_T_FLOAT ||
+                col->type == ST_T_DOUBLE || col->type == ST_T_STRING;
+      if (!ok)
+        return st_fail(err, ST_ERR_UNSUPPORTED, "column '%s': type %s from the schema cannot be read from CSV yet",
+                       col->name, st_type_name(f->type));
+    } else {
+      col->can = CAN_BOOL | CAN_INT | CAN_DBL;
+      infer = true;
+    }
+  }
+  /* keep the header's field slots valid until the arrays are resized */
+  ST_TRY(alloc_fields(c, ncols, K, err));
+  if (infer) {
+    int64_t limit = o->infer_rows > 0 ? o->infer_rows : o->infer_rows < 0 ? INT64_MAX : in->batch_rows;
+    int64_t seen = 0;
+    while (seen < limit) {
+      int k;
+      int want = limit - seen < K ? (int)(limit - seen) : K;
+      ST_TRY(next_records(c, want, &k, err));
+      if (!k) break;
+      classify(c, k);
+      seen += k;
+    }
+    for (int j = 0; j < ncols; j++) {
+      csv_col *col = &c->cols[j];
+      if (col->forced) continue;
+      if (!col->seen) col->type = o->infer_rows < 0 ? ST_T_NULL : ST_T_DOUBLE;
+      else if (col->can & CAN_BOOL) col->type = ST_T_BOOL;
+      else if (col->can & CAN_INT) col->type = ST_T_INT64;
+      else if (col->can & CAN_DBL) col->type = ST_T_DOUBLE;
+      else col->type = ST_T_STRING;
+    }
+    if (o->infer_rows >= 0) ST_TRY(csv_restart(in, c, err));
+  }
+  int rc = st_field_init(&in->raw, "", ST_T_STRUCT, false);
+  for (int j = 0; j < ncols && !rc; j++) {
+    st_field f;
+    const st_field *ff = st_rd_forced(in, c->cols[j].name);
+    if (ff) rc = st_field_copy(&f, ff);
+    else rc = st_field_init(&f, c->cols[j].name, c->cols[j].type, true);
+    if (!rc) {
+      f.nullable = true;
+      rc = st_field_add_child(&in->raw, &f);
+      st_field_clear(&f);
+    }
+  }
+  ST_CHECK(!rc, err, ST_ERR_NOMEM, "out of memory");
+  return 0;
+}
+
+static int csv_next(st_input *in, st_table **out, st_error *err) {
+  csv *c = in->state;
+  *out = NULL;
+  if (in->opt.infer_rows < 0) return 0;  /* inference-only open */
+  int64_t rows = 0;
+  while (rows < in->batch_rows) {
+    int k;
+    int want = in->batch_rows - rows < c->K ? (int)(in->batch_rows - rows) : c->K;
+    ST_TRY(next_records(c, want, &k, err));
+    if (!k) break;
+    for (int i = 0; i < in->n_need; i++) ST_TRY(convert(c, in->need[i], k, err));
+    rows += k;
+  }
+  in->bytes_read = c->src.consumed;
+  if (!rows) return 0;
+  st_array **arr = calloc((size_t)in->n_need + 1, sizeof(st_array *));
+  ST_CHECK(arr, err, ST_ERR_NOMEM, "out of memory");
+  int rc = 0;
+  st_field *fields = calloc((size_t)in->n_need + 1, sizeof(st_field));
+  if (!fields) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < in->n_need && !rc; i++) {
+    rc = finish_col(&c->cols[in->need[i]], &arr[i], err);
+    fields[i] = in->raw.children[in->need[i]];  /* shallow: st_table_new copies */
+    if (fields[i].type == ST_T_LARGE_STRING) fields[i].type = ST_T_STRING;
+  }
+  if (rc) {
+    for (int i = 0; i < in->n_need; i++) st_array_free(arr[i]);
+  } else {
+    rc = st_table_new(fields, arr, in->n_need, rows, NULL, out, err);
+  }
+  free(arr);
+  free(fields);
+  return rc;
+}
+
+static void csv_close(st_input *in) {
+  csv_free(in->state);
+  in->state = NULL;
+}
+
+static int csv_bid(const char *path, const uint8_t *head, size_t n) {
+  const char *exts[] = {".csv", ".tsv", ".psv", ".txt", ".tab", ".csv.gz", ".tsv.gz", ".psv.gz", ".txt.gz",
+                        ".csv.zip", ".zip", ".dat"};
+  for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+    if (st_rd_ends_with(path, exts[i])) return 60;
+  if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return 30;
+  if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return 30;
+  /* printable text with a comma or tab on the first line */
+  size_t i = 0;
+  bool delim = false;
+  for (; i < n && head[i] != '\n'; i++) {
+    if (head[i] < 9 || (head[i] > 13 && head[i] < 32)) return 0;
+    delim |= head[i] == ',' || head[i] == '\t' || head[i] == '|';
+  }
+  return delim && n ? 10 : 0;
+}
+
+const st_reader_format st_reader_csv = {"csv", csv_bid, csv_open, csv_next, csv_close};
