@@ -33,6 +33,8 @@ char *st_strndup(const char *s, size_t n);
 /* 64-byte aligned, padded block (free with st_aligned_free). */
 void *st_aligned_alloc(size_t n);
 void st_aligned_free(void *p);
+/* Return recycled large blocks to the system (they are otherwise kept, up to 256 MiB). */
+void st_mem_trim(void);
 
 /* Overflow-checked size arithmetic: returns false on overflow. */
 static inline bool st_mul_ok(size_t a, size_t b, size_t *out) {
