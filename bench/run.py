@@ -1,7 +1,7 @@
 """`make bench` driver: machine description + every benchmark module, as markdown.
 
-Runs each module present among MODULES (bench/<name>.py exposing `run() -> str`, a
-markdown section), catching and reporting a failing module without stopping the
+Runs each module present among MODULES, then any other bench/bench_*.py (each exposing
+`run() -> str`, a markdown section), catching and reporting a failing module without stopping the
 others, writes the combined markdown to bench/out/results.md and prints it.
 BENCHMARKS.md is updated by hand from that file.
 
@@ -108,8 +108,14 @@ def machine():
     ])
 
 
+def discover():
+    """MODULES in their order, then any other bench/bench_*.py exposing run(), sorted."""
+    extra = sorted(p.stem for p in BENCH.glob("bench_*.py") if p.stem not in MODULES)
+    return MODULES + [n for n in extra if "\ndef run(" in (BENCH / f"{n}.py").read_text()]
+
+
 def main(argv):
-    names = argv or MODULES
+    names = argv or discover()
     sys.path.insert(0, str(BENCH))
     sections = ["# skytile benchmark results", "", machine()]
     print(sections[-1], flush=True)

@@ -154,7 +154,11 @@ static void on_progress(void *ctx, const char *stage, int64_t done, int64_t tota
 static void on_file_error(void *ctx, const char *path, const st_error *e) {
   progress_state *p = ctx;
   if (p->tty) fputc('\n', stderr);
-  fprintf(stderr, "skytile: input file failed: %s: %s\n", path, e->msg);
+  size_t l = strlen(path);
+  if (!strncmp(e->msg, path, l) && e->msg[l] == ':')  /* the message names the file already */
+    fprintf(stderr, "skytile: input file failed: %s\n", e->msg);
+  else
+    fprintf(stderr, "skytile: input file failed: %s: %s\n", path, e->msg);
 }
 
 static int parse_i64(const char *flag, const char *v, int64_t lo, int64_t hi, int64_t *out) {

@@ -71,5 +71,6 @@ ST_API const char *st_version(void);
 #include "skytile/import.h"
 #include "skytile/hats.h"
 #include "skytile/readers.h"
+#include "skytile/query.h"
 
 #endif

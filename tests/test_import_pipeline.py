@@ -207,7 +207,8 @@ def test_sort_columns_and_row_groups(tmp_path):
     t = pa.table({"id": np.arange(n, dtype=np.int64)[::-1].copy(), "ra": ra, "dec": dec,
                   "mag": rng.integers(0, 5, n).astype(np.float64),
                   "name": [f"s{i % 7}" for i in range(n)]})
-    pq.write_table(t, tmp_path / "in.parquet")
+    # several row groups = several reader batches, gathered by the splitting stage
+    pq.write_table(t, tmp_path / "in.parquet", row_group_size=500)
     out = tmp_path / "sorted"
     imp(tmp_path / "in.parquet", "--output", out, "--sort-columns", "mag,id", "--highest-order", "4",
         "--pixel-threshold", "400", "--row-group-rows", "50", "--compression", "zstd:3")
@@ -291,8 +292,8 @@ HATS_IMPORT_SCRIPT = textwrap.dedent("""
     from hats_import.catalog.arguments import ImportArguments
     from hats_import.pipeline import pipeline_with_client
     if __name__ == "__main__":
-        out, inp = sys.argv[1], sys.argv[2]
-        args = ImportArguments(output_artifact_name="hi", input_file_list=[inp], file_reader="csv",
+        out, inp = sys.argv[1], sys.argv[2:]
+        args = ImportArguments(output_artifact_name="hi", input_file_list=inp, file_reader="csv",
                                output_path=out, highest_healpix_order=10, progress_bar=False,
                                resume=False, tmp_dir=out + "/tmp", dask_tmp=out + "/dtmp")
         with Client(n_workers=1, threads_per_worker=1, processes=False,
@@ -302,14 +303,25 @@ HATS_IMPORT_SCRIPT = textwrap.dedent("""
 
 
 def test_same_as_hats_import(fix, tmp_path):
+    """small_sky split into 12 CSV files, each also holding copies (new ids) of rows of
+    other files at the same positions, so that rows with equal _healpix_29 come from
+    several files: their order must be hats-import's too."""
     script = tmp_path / "hi.py"
     script.write_text(HATS_IMPORT_SCRIPT)
-    inp = fix / "small_sky" / "catalog.csv"
-    subprocess.run([sys.executable, str(script), str(tmp_path / "hi_out"), str(inp)], check=True,
+    src = pacsv.read_csv(fix / "small_sky" / "catalog.csv")
+    inputs = []
+    for k in range(12):
+        part = src.slice(k * 11, 11)
+        dup = src.slice(((k + 5) % 12) * 11, 3)
+        dup = dup.set_column(0, "id", pc.add(dup["id"], 1000 * (k + 1)))
+        f = tmp_path / f"in_{k}.csv"
+        pacsv.write_csv(pa.concat_tables([part, dup]), f)
+        inputs.append(str(f))
+    subprocess.run([sys.executable, str(script), str(tmp_path / "hi_out"), *inputs], check=True,
                    capture_output=True, timeout=120, cwd=tmp_path)
     ref = tmp_path / "hi_out" / "hi"
     out = tmp_path / "ours"
-    imp(inp, "--output", out, "--name", "hi")
+    imp(*inputs, "--output", out, "--name", "hi", "--threads", "2")
     assert partitions(out) == partitions(ref)
     assert (out / "partition_info.csv").read_text() == (ref / "partition_info.csv").read_text()
     for f in leaf_files(out):
@@ -329,3 +341,110 @@ def test_same_as_hats_import(fix, tmp_path):
     for name in ("point_map.fits", "skymap.fits"):
         with fits.open(out / name) as x, fits.open(ref / name) as y:
             assert np.array_equal(np.asarray(x[1].data.tolist()), np.asarray(y[1].data.tolist()))
+
+
+def test_fits_and_gzip_tsv_inputs(fix, tmp_path):
+    """Other readers feed the same pipeline: a FITS table (astropy) and a gzipped TSV."""
+    import gzip
+    from astropy.table import Table
+    src = pacsv.read_csv(fix / "small_sky" / "catalog.csv")
+    Table({n: src[n].to_numpy() for n in src.column_names}).write(tmp_path / "a.fits")
+    out = tmp_path / "fits"
+    imp(tmp_path / "a.fits", "--output", out)
+    t = check_leaf(leaf_files(out)[0])
+    exp = src.add_column(0, "_healpix_29", pa.array(healpy_h29(src["ra"], src["dec"])))
+    exp = exp.sort_by([("_healpix_29", "ascending")])
+    assert t.column_names == exp.column_names
+    assert t.equals(exp.cast(t.schema))
+    text = (fix / "small_sky" / "catalog.csv").read_text().replace(",", "\t")
+    with gzip.open(tmp_path / "b.tsv.gz", "wt") as f:
+        f.write(text)
+    out2 = tmp_path / "tsv"
+    imp(tmp_path / "b.tsv.gz", "--output", out2, "--format", "tsv")
+    t2 = pq.read_table(leaf_files(out2)[0])
+    assert t2.equals(exp.cast(t2.schema))
+
+
+def test_constant_order_threads_tmp_dir(fix, tmp_path):
+    """--constant-order 1: one partition per non-empty order-1 pixel (healpy counts); the
+    result does not depend on the thread count; --tmp-dir holds the state."""
+    inp = fix / "small_sky_source" / "small_sky_source.csv"
+    src = pacsv.read_csv(inp)
+    pix1 = healpy_h29(src["source_ra"], src["source_dec"]) >> (2 * 28)
+    u, c = np.unique(pix1, return_counts=True)
+    exp = {(1, int(p)): int(n) for p, n in zip(u, c)}
+    outs = []
+    for threads in (1, 2):
+        out = tmp_path / f"c{threads}"
+        tmp = tmp_path / f"tmp{threads}"
+        tmp.mkdir()
+        imp(inp, "--output", out, "--ra-column", "source_ra", "--dec-column", "source_dec",
+            "--highest-order", "4", "--constant-order", "1", "--threads", threads, "--tmp-dir", tmp)
+        assert partitions(out) == exp
+        assert list(tmp.iterdir()) == []
+        outs.append(out)
+    for f in leaf_files(outs[0]):
+        assert pq.read_table(f).equals(pq.read_table(outs[1] / f.relative_to(outs[0])))
+
+
+def test_resume_reuses_histograms_and_counts_are_checked(fix, tmp_path):
+    """A resumed run takes the saved histogram of a file instead of reading it: shown by
+    changing the file in between, which the row-count checks between stages then catch."""
+    src = pacsv.read_csv(fix / "small_sky" / "catalog.csv")
+    d = tmp_path / "in"
+    d.mkdir()
+    pq.write_table(src, d / "a.parquet")
+    (d / "b.parquet").write_bytes(b"PAR1" + b"\0" * 50 + b"PAR1")
+    out = tmp_path / "cat"
+    p = imp(d, "--output", out, check=False)
+    assert p.returncode == 1 and "b.parquet" in p.stderr
+    (d / "b.parquet").unlink()
+    pq.write_table(src.slice(0, 100), d / "a.parquet")  # same path, fewer rows
+    p = imp(d, "--output", out, "--resume", check=False)
+    assert p.returncode == 1
+    assert "131" in p.stderr and "100" in p.stderr, p.stderr
+    assert not out.exists()
+    imp(d, "--output", out)  # without --resume the state is rebuilt
+    assert partitions(out) == {(0, 11): 100}
+
+
+def test_resume_after_kill_during_reduce(tmp_path):
+    """Kill the import while it writes leaves; --resume keeps the leaves already written
+    (same inode), leaves no temporaries, and gives the same catalog as a clean run."""
+    import signal
+    import time
+    rng = np.random.default_rng(7)
+    n = 200000
+    z = rng.uniform(-1, 1, n)
+    t = pa.table({"id": np.arange(n), "ra": rng.uniform(0, 360, n), "dec": np.degrees(np.arcsin(z)),
+                  "x": rng.normal(size=n)})
+    pq.write_table(t, tmp_path / "in.parquet")
+    out = tmp_path / "cat"
+    args = ["import", tmp_path / "in.parquet", "--output", out, "--highest-order", "5",
+            "--pixel-threshold", "1500", "--threads", "1"]
+    from conftest import SKYTILE
+    proc = subprocess.Popen([str(SKYTILE), *map(str, args)], stderr=subprocess.DEVNULL)
+    build = tmp_path / "cat.tmp-skytile" / "dataset"
+    first = None
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        done = sorted(build.glob("Norder=*/Dir=*/Npix=*.parquet")) if build.exists() else []
+        if len(done) >= 3:
+            first = done[0]
+            ino = first.stat().st_ino
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait()
+    if first is None:
+        pytest.skip("the import finished before it could be interrupted")
+    assert not out.exists()
+    p = imp(*args[1:], "--resume")
+    assert not list(out.rglob("*.tmp-*"))
+    assert (out / first.relative_to(tmp_path / "cat.tmp-skytile")).stat().st_ino == ino
+    ref = tmp_path / "ref"
+    imp(*[a if a != out else ref for a in args[1:]])
+    assert partitions(out) == partitions(ref)
+    for f in leaf_files(ref):
+        assert pq.read_table(f).equals(pq.read_table(out / f.relative_to(ref)))
+    assert sum(partitions(out).values()) == n

@@ -21,7 +21,8 @@
 **                  the pandas NA spellings ("NA", "NaN", "nan", "null",
 **                  "NULL", "None", "N/A", "n/a", "<NA>", "#N/A", "-NaN",
 **                  "-nan", ...; override with options.null_values) are
-**                  nulls in every column; a quoted "" is an empty string.
+**                  nulls in every column, quoted or not (as pandas and
+**                  pyarrow.csv do).
 **   fits           FITS binary tables through cfitsio: every TFORM (L X B I J
 **                  K A E D C M, and P/Q variable-length arrays as lists),
 **                  TSCAL/TZERO (the unsigned conventions become uint16/32/64
@@ -31,7 +32,8 @@
 **                  (d1,d2,...) nested fixed-size lists with the last
 **                  dimension outermost (numpy/astropy shape order).  Rows are
 **                  read in large blocks and byte-swapped column by column.
-**                  options.fits_hdu chooses the HDU (0 = the first table HDU).
+**                  options.fits_hdu chooses the HDU (0 = the first binary
+**                  table).  ".fits.gz" is decompressed in memory by cfitsio.
 **   parquet        Any file the skytile Parquet reader reads; one or more
 **                  batches per row group.  Pandas index columns
 **                  ("__index_level_0__" and the columns named in the
@@ -40,8 +42,9 @@
 **
 ** Type inference (CSV): a column is bool if every non-null value is
 ** true/false/True/False/TRUE/FALSE, else int64 if every value is an integer
-** in int64 range, else double if every value parses as a number (also
-** "inf", "-inf", "nan" and forms Python's float() accepts), else string.  A
+** in int64 range, else double if every value parses as a decimal number
+** (Python float() syntax without underscores, also "inf"/"infinity"; the
+** NaN spellings are nulls by default), else string.  A
 ** column with no non-null value is double (as pandas).  st_input_open infers
 ** from the first options.infer_rows rows of the file (default: the first
 ** batch); a later value that does not fit the inferred type fails with
@@ -95,9 +98,10 @@ typedef struct st_input_options {
                                   /* true)                                   */
   const char *const *column_names;/* names to use; with header=true the     */
   int n_column_names;             /* header line is skipped (replaced); with */
-                                  /* header=false required unless schema     */
-                                  /* gives the names (else col_0, col_1...)  */
-  const char *const *null_values; /* strings read as null (unquoted, exact); */
+                                  /* header=false and no names the columns   */
+                                  /* are col_0, col_1, ...                   */
+  const char *const *null_values; /* strings read as null (exact match,      */
+                                  /* quoted or not);                         */
   int n_null_values;              /* NULL = the pandas list above plus "";   */
                                   /* n=0 with non-NULL ptr: only "" is null  */
   int64_t infer_rows;             /* rows sampled for type inference by      */
@@ -108,8 +112,12 @@ typedef struct st_input_options {
                                   /* name (e.g. from --schema FILE.parquet:  */
                                   /* st_pq_schema); columns of the file not  */
                                   /* in it are inferred/kept as read; CSV    */
-                                  /* parses into the given types, FITS and   */
-                                  /* Parquet convert safely (int widening,   */
+                                  /* parses into the given types (bool,      */
+                                  /* integers, float, double, string,        */
+                                  /* large_string; others: UNSUPPORTED; a    */
+                                  /* null-typed column is not forced); FITS  */
+                                  /* and Parquet convert safely (int widen-  */
+                                  /* ing, string->large_string,              */
                                   /* int->double, float->double) or fail     */
                                   /* with ST_ERR_SCHEMA.  NULL = none.       */
   const char *const *columns;     /* keep only these, in this order; a name  */
@@ -127,6 +135,11 @@ typedef struct st_input_options {
                                   /* ST_ERR_INVALID naming file and regex.   */
   uint64_t max_line_bytes;        /* CSV: longest record accepted (guards    */
                                   /* against a missing quote); 0 = 64 MiB    */
+  bool keep_null_type;            /* st_input_infer_schema: leave columns    */
+                                  /* with no value at all as ST_T_NULL (for  */
+                                  /* callers that infer file by file and     */
+                                  /* unify with st_schema_unify; finish with */
+                                  /* st_schema_finalize_nulls)               */
 } st_input_options;
 
 /* Defaults: format "auto", header true, quote '"', everything else 0/NULL. */
@@ -200,6 +213,13 @@ ST_API int st_input_infer_schema(const char *const *paths, int n_paths, const st
 */
 ST_API int st_schema_unify(const struct st_field *a, const char *name_a, const struct st_field *b,
                            const char *name_b, struct st_field *out, struct st_error *err);
+
+/*
+** Turn the ST_T_NULL columns of a schema (columns without any value in any
+** file, see keep_null_type) into nullable double, as pandas does.  A
+** NULL-typed column in options.schema is not forced (the file decides).
+*/
+ST_API void st_schema_finalize_nulls(struct st_field *schema);
 
 #ifdef __cplusplus
 }

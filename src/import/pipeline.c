@@ -14,7 +14,19 @@
 ** OUTPUT at the end (an existing OUTPUT is an error unless overwrite; it is
 ** then moved aside and removed after the rename).  State and intermediates
 ** live in OUTPUT.skytile-state (or TMP_DIR/NAME.skytile-state), removed on
-** success; with `resume` the saved histograms are reused.
+** success.  Resume (`resume`): the saved per-file histograms are reused
+** (state.c checks path and order); if STATE/options.txt (the options that
+** shape the leaves) is unchanged and the saved split index matches the new
+** binning, splitting is skipped and the leaves already in the build
+** directory with the expected row count are kept (a failure during the
+** reducing stage keeps the build directory for this; temporaries left by a
+** killed run are removed).
+**
+** Buckets: after binning, consecutive partitions (in partition_info order)
+** are grouped into buckets holding at most the threshold rows (or one
+** partition); a bucket is the unit of spill row groups (split.c) and of
+** reduce work (reduce.c), which bounds the number of row groups by
+** batches x buckets instead of batches x partitions.
 **
 ** Row counts are checked between the stages: histogram total = binned
 ** total = rows split = sum of the partitions' rows written.
@@ -198,6 +210,14 @@ static int rm_rf(const char *path, st_error *err) {
   return 0;
 }
 
+/* Remove the temporaries ("X.tmp-PID-N", see st_outfile) that a killed run
+** left in the build directory. */
+static int rm_tmp_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  if (flag == FTW_F && strstr(p + ftw->base, ".tmp-")) remove(p);
+  return 0;
+}
+
 static char *cat2(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
   char *s = malloc(la + lb + 1);
@@ -293,6 +313,61 @@ static int infer_schema(st_imp_ctx *c, st_error *err) {
   return 0;
 }
 
+/* --sort-columns -> c->sort_cols (indices in the spill schema, whose column
+** 0 is _healpix_29), checked before any file is read. */
+static int parse_sort_columns(st_imp_ctx *c, st_error *err) {
+  const char *sc = c->o->sort_columns;
+  if (!sc || !*sc) return 0;
+  c->sort_cols = calloc(strlen(sc) + 1, sizeof(int));
+  ST_CHECK(c->sort_cols, err, ST_ERR_NOMEM, "out of memory");
+  const char *p = sc;
+  while (*p) {
+    const char *q = strchr(p, ',');
+    size_t len = q ? (size_t)(q - p) : strlen(p);
+    int found = -1;
+    for (int i = 0; i < c->schema.n_children; i++)
+      if (strlen(c->schema.children[i].name) == len && !strncmp(c->schema.children[i].name, p, len))
+        found = i;
+    if (found < 0)
+      return st_fail(err, ST_ERR_NOTFOUND, "--sort-columns: no column '%.*s' in the input",
+                     (int)len, p);
+    if (!st_imp_sortable(c->schema.children[found].type))
+      return st_fail(err, ST_ERR_UNSUPPORTED,
+                     "--sort-columns: sorting by a %s column ('%s') is not supported yet",
+                     st_type_name(c->schema.children[found].type), c->schema.children[found].name);
+    c->sort_cols[c->n_sort++] = found + 1;
+    p = q ? q + 1 : p + len;
+  }
+  return 0;
+}
+
+/* The options that shape the leaves (a resumed run keeps leaves only if
+** they are unchanged); compared with STATE/options.txt. */
+static int options_match(st_imp_ctx *c, bool *same, st_error *err) {
+  const st_import_options *o = c->o;
+  char cur[2048], old[2048] = {0}, path[4200];
+  snprintf(cur, sizeof cur,
+           "ra=%s\ndec=%s\nsort=%s\ncodec=%d:%d\nrgrows=%lld\nhighest=%d\nlowest=%d\n"
+           "constant=%d\nthreshold=%lld\ndrop=%d\n",
+           o->ra_column, o->dec_column, o->sort_columns ? o->sort_columns : "", o->compression,
+           o->compression_level, (long long)o->row_group_rows, o->highest_order, o->lowest_order,
+           o->constant_order, (long long)o->pixel_threshold, (int)o->drop_empty_siblings);
+  snprintf(path, sizeof path, "%s/options.txt", c->state_dir);
+  FILE *f = fopen(path, "rb");
+  if (f) {
+    size_t n = fread(old, 1, sizeof old - 1, f);
+    old[n] = 0;
+    fclose(f);
+  }
+  *same = f && !strcmp(old, cur);
+  f = fopen(path, "wb");
+  if (!f || fputs(cur, f) < 0 || fclose(f)) {
+    if (f) fclose(f);
+    return st_fail(err, ST_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+  }
+  return 0;
+}
+
 /* ---- the run ------------------------------------------------------------------ */
 
 static int run(st_imp_ctx *c, st_error *err) {
@@ -316,13 +391,16 @@ static int run(st_imp_ctx *c, st_error *err) {
            o->ra_column, o->inputs[0]);
   ST_CHECK(c->dec_idx >= 0, err, ST_ERR_NOTFOUND, "no column '%s' (--dec-column) in %s",
            o->dec_column, o->inputs[0]);
+  ST_TRY(parse_sort_columns(c, err));
   /* directories */
   if (!o->resume) ST_TRY(rm_rf(c->state_dir, err));
   if (mkdir(c->state_dir, 0777) && errno != EEXIST)
     return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", c->state_dir, strerror(errno));
-  ST_TRY(rm_rf(c->build_dir, err));
-  if (mkdir(c->build_dir, 0777))
+  if (!o->resume) ST_TRY(rm_rf(c->build_dir, err));
+  if (mkdir(c->build_dir, 0777) && errno != EEXIST)
     return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", c->build_dir, strerror(errno));
+  bool same_opts = false;
+  ST_TRY(options_match(c, &same_opts, err));
   /* map */
   c->hist_npix = st_hpx_npix(o->highest_order);
   c->hist = calloc((size_t)c->hist_npix, 8);
@@ -347,20 +425,58 @@ static int run(st_imp_ctx *c, st_error *err) {
   ST_CHECK(total == c->bin.total_rows, err, ST_ERR_INVALID, "binning: %lld rows, mapped %lld",
            (long long)c->bin.total_rows, (long long)total);
   ST_CHECK(total > 0, err, ST_ERR_INVALID, "the input holds no rows");
+  /* buckets of consecutive partitions (the unit of spill row groups and of reduce work) */
+  c->bucket_of = calloc((size_t)c->bin.nparts, sizeof *c->bucket_of);
+  c->bucket_first = calloc((size_t)c->bin.nparts + 1, sizeof *c->bucket_first);
+  ST_CHECK(c->bucket_of && c->bucket_first, err, ST_ERR_NOMEM, "out of memory");
+  int64_t acc = 0;
+  for (int64_t p = 0; p < c->bin.nparts; p++) {
+    if (p == 0 || acc + c->bin.parts[p].rows > o->pixel_threshold) {
+      c->bucket_first[c->nbuckets++] = p;
+      acc = 0;
+    }
+    acc += c->bin.parts[p].rows;
+    c->bucket_of[p] = (int32_t)(c->nbuckets - 1);
+  }
+  c->bucket_first[c->nbuckets] = c->bin.nparts;
   st_imp_progress(c, "Binning", 1, 1);
-  /* split */
-  ST_TRY(st_imp_split(c, err));
+  /* split (skipped on resume when its index matches this binning) */
+  int split_done = 0;
+  if (o->resume && same_opts)
+    ST_TRY(st_imp_state_load_split(c->state_dir, &c->bin, 256, &c->runs, &c->nruns, &split_done,
+                                   err));
+  for (int64_t r = 0; split_done && r < c->nruns; r++)
+    if (c->runs[r].file < 0 || c->runs[r].file >= o->n_inputs) split_done = 0;
+  if (!split_done) {
+    free(c->runs);
+    c->runs = NULL;
+    c->nruns = c->runs_cap = 0;
+  }
+  char ds[4096];
+  snprintf(ds, sizeof ds, "%s/dataset", c->build_dir);
+  if (split_done) {
+    c->reuse_leaves = true;
+    nftw(c->build_dir, rm_tmp_cb, 32, FTW_PHYS);
+    st_imp_progress(c, "Splitting", o->n_inputs, o->n_inputs);
+  } else {
+    ST_TRY(rm_rf(ds, err)); /* leaves of an older split are not trusted */
+    char idx[4200];
+    snprintf(idx, sizeof idx, "%s/split/index.bin", c->state_dir);
+    ST_TRY(rm_rf(idx, err)); /* it would describe spill files about to be rewritten */
+    ST_TRY(st_imp_split(c, err));
+    ST_TRY(st_imp_state_save_split(c->state_dir, &c->bin, c->runs, c->nruns, err));
+  }
   int64_t split_rows = 0;
   for (int64_t r = 0; r < c->nruns; r++) split_rows += c->runs[r].rows;
   ST_CHECK(split_rows == total, err, ST_ERR_INVALID,
            "splitting: %lld rows split, %lld mapped (did an input change?)", (long long)split_rows,
            (long long)total);
   /* reduce */
-  char ds[4096];
-  snprintf(ds, sizeof ds, "%s/dataset", c->build_dir);
+  c->keep_build = true;
   if (mkdir(ds, 0777) && errno != EEXIST)
     return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", ds, strerror(errno));
   ST_TRY(st_imp_reduce(c, err));
+  c->keep_build = false;
   /* finish */
   c->done = 0;
   ST_TRY(finish(c, err));
@@ -426,7 +542,7 @@ int st_import_run(const st_import_options *o, st_error *err) {
   int rc;
   if (!c.build_dir || !c.state_dir) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
   else rc = run(&c, err);
-  if (rc) {
+  if (rc && !c.keep_build) {
     st_error e2 = {0};
     rm_rf(c.build_dir, &e2);
   }
@@ -435,6 +551,9 @@ int st_import_run(const st_import_options *o, st_error *err) {
   free(c.hist);
   free(c.runs);
   free(c.failed);
+  free(c.sort_cols);
+  free(c.bucket_of);
+  free(c.bucket_first);
   st_bin_result_free(&c.bin);
   st_field_clear(&c.schema);
   pthread_mutex_destroy(&c.lock);

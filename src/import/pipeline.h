@@ -25,12 +25,17 @@
 #include "skytile/table.h"
 
 /* One run of rows of one partition in a spill file (one row group). */
+/* One run of rows of one partition in a spill file: rows [offset,
+** offset+rows) of one row group (a row group holds the rows of one batch
+** for one bucket of consecutive partitions, ordered by partition). */
 typedef struct st_imp_run {
   int64_t part;        /* partition index (into bin.parts)             */
   int32_t spill;       /* spill file (= worker thread) index           */
   int32_t row_group;   /* row group in that spill file                 */
   int32_t file;        /* input file index (orders runs in reduce)     */
+  int32_t pad_;        /* zero                                         */
   int64_t batch;       /* batch number within that input file          */
+  int64_t offset;      /* first row of the run in the row group        */
   int64_t rows;        /* rows in the run                              */
 } st_imp_run;
 
@@ -42,11 +47,19 @@ typedef struct st_imp_ctx {
   st_input_options in_opt;  /* reader options (schema = `schema`)           */
   st_field schema;          /* unified input schema (STRUCT)                */
   int ra_idx, dec_idx;      /* columns of ra/dec in `schema`                */
+  int *sort_cols;           /* --sort-columns as spill-schema indices (the  */
+  int n_sort;               /* input column index + 1)                      */
   int64_t *hist;            /* 12*4^highest_order counts (map result)       */
   int64_t hist_npix;
   st_bin_result bin;        /* partitions + alignment                       */
+  int32_t *bucket_of;       /* bucket of each partition: buckets are runs   */
+  int64_t *bucket_first;    /* of consecutive partitions holding <= the     */
+  int64_t nbuckets;         /* threshold rows (or one partition); bucket b  */
+                            /* = partitions [bucket_first[b], [b+1])        */
   st_imp_run *runs;         /* split result                                 */
   int64_t nruns, runs_cap;
+  bool reuse_leaves;        /* resume: keep leaves already written          */
+  bool keep_build;          /* on failure keep build_dir (for a resume)     */
   pthread_mutex_t lock;
   char *failed;             /* per input file: 1 if it failed               */
   int nfailed;              /* input files that failed                      */
@@ -70,6 +83,16 @@ int st_imp_coords(const st_table *t, int ra_idx, int dec_idx, double *ra, double
 ** NULL); tk/tv are scratch arrays of n entries (tv NULL when vals is). */
 void st_imp_radix_sort(uint64_t *keys, int64_t *vals, int64_t n, uint64_t max_key, uint64_t *tk,
                        int64_t *tv);
+
+/* The split index (runs) saved after the splitting stage; loaded only if
+** it matches the binning `b` and refers to spill files < nspill. */
+int st_imp_state_save_split(const char *state_dir, const st_bin_result *b, const st_imp_run *runs,
+                            int64_t nruns, st_error *err);
+int st_imp_state_load_split(const char *state_dir, const st_bin_result *b, int nspill,
+                            st_imp_run **runs, int64_t *nruns, int *found, st_error *err);
+
+/* True if --sort-columns can sort by a column of this type (reduce.c). */
+bool st_imp_sortable(st_type_id t);
 
 int st_imp_map(st_imp_ctx *c, st_error *err);
 int st_imp_split(st_imp_ctx *c, st_error *err);

@@ -8,8 +8,11 @@
 ** sort_by), and written as the leaf file
 ** BUILD/dataset/Norder=K/Dir=D/Npix=P.parquet (D = 10000 * (P / 10000))
 ** with `sorting_columns` recorded, as hats-import's reduce_pixel_shards.
-** Workers take partitions from an atomic counter; each opens its own
-** readers of the spill files.
+** Workers take buckets (consecutive partitions, see pipeline.c) from an
+** atomic counter, read each row group of the bucket once and slice every
+** partition's runs out of them; each worker opens its own readers of the
+** spill files.  Memory: the bucket's rows (<= threshold, or one partition)
+** plus one partition's copy and its sort arrays.
 */
 #include <errno.h>
 #include <math.h>
@@ -22,17 +25,31 @@
 #include "skytile/parquet.h"
 
 typedef struct reduce_job {
-  int64_t next;       /* next partition (atomic)               */
+  int64_t next;       /* next bucket (atomic)                  */
   int64_t *first;     /* nparts+1: runs of partition p are     */
                       /* c->runs[first[p] .. first[p+1])       */
   int *sort_cols;     /* column indices in the spill schema    */
   int n_sort;
+  int nspill;         /* spill files referenced (max index + 1) */
 } reduce_job;
 
-static int run_cmp(const void *a, const void *b) {
+/* Runs of a partition are concatenated in the order hats-import reads its
+** shards (pyarrow lists "shard_split_<file>_<chunk>.parquet" sorted by
+** name): input files in the lexicographic order of their decimal index
+** (0, 1, 10, 11, 2, ...), then batches in order.  This only shows for rows
+** with equal _healpix_29 (and sort columns), which keep this order. */
+static int dec_cmp(const void *a, const void *b) {
+  char x[16], y[16];
+  snprintf(x, sizeof x, "%d", *(const int *)a);
+  snprintf(y, sizeof y, "%d", *(const int *)b);
+  return strcmp(x, y);
+}
+
+static int run_cmp(const void *a, const void *b, void *arg) {
   const st_imp_run *x = a, *y = b;
+  const int *rank = arg;
   if (x->part != y->part) return x->part < y->part ? -1 : 1;
-  if (x->file != y->file) return x->file < y->file ? -1 : 1;
+  if (x->file != y->file) return rank[x->file] < rank[y->file] ? -1 : 1;
   if (x->batch != y->batch) return x->batch < y->batch ? -1 : 1;
   return 0;
 }
@@ -117,7 +134,7 @@ static int row_cmp(const void *pa, const void *pb, void *arg) {
   return i < j ? -1 : i > j; /* stable */
 }
 
-static bool sortable(st_type_id t) {
+bool st_imp_sortable(st_type_id t) {
   return t != ST_T_NULL && t != ST_T_FLOAT16 && t != ST_T_DECIMAL128 && t != ST_T_DECIMAL256 &&
          t != ST_T_FIXED_BINARY && t < ST_T_LIST;
 }
@@ -134,7 +151,40 @@ static int mkdirs(char *path, st_error *err) {
   return 0;
 }
 
-static int reduce_part(st_imp_ctx *c, reduce_job *j, int64_t p, st_pq_reader **rd, st_error *err) {
+/* A row group of a spill file loaded for the bucket being reduced. */
+typedef struct rg_table {
+  int32_t spill, row_group;
+  st_table *t;
+} rg_table;
+
+static int rg_cmp(const void *a, const void *b) {
+  const rg_table *x = a, *y = b;
+  if (x->spill != y->spill) return x->spill < y->spill ? -1 : 1;
+  return (x->row_group > y->row_group) - (x->row_group < y->row_group);
+}
+
+static void leaf_path(const st_imp_ctx *c, int64_t p, char *path, size_t cap) {
+  const st_bin_partition *bp = &c->bin.parts[p];
+  snprintf(path, cap, "%s/dataset/Norder=%d/Dir=%lld/Npix=%lld.parquet", c->build_dir, bp->order,
+           (long long)(bp->pixel / 10000 * 10000), (long long)bp->pixel);
+}
+
+/* Resume: a leaf already written with the expected rows is kept (the writer
+** renames complete files into place), as hats-import does. */
+static bool leaf_done(const st_imp_ctx *c, int64_t p) {
+  if (!c->reuse_leaves) return false;
+  char path[4096];
+  leaf_path(c, p, path, sizeof path);
+  st_pq_reader *lr = NULL;
+  st_error e2 = {0};
+  bool keep = !st_pq_open(path, NULL, &lr, &e2) && st_pq_num_rows(lr) == c->bin.parts[p].rows;
+  st_pq_close(lr);
+  return keep;
+}
+
+/* Write partition p from the bucket's row groups rgs[0..nrg). */
+static int reduce_part(st_imp_ctx *c, reduce_job *j, int64_t p, const rg_table *rgs, int64_t nrg,
+                       st_error *err) {
   const st_bin_partition *bp = &c->bin.parts[p];
   int64_t s = j->first[p], e = j->first[p + 1], nr = e - s;
   st_table **ts = calloc((size_t)(nr ? nr : 1), sizeof *ts);
@@ -143,22 +193,21 @@ static int reduce_part(st_imp_ctx *c, reduce_job *j, int64_t p, st_pq_reader **r
   int64_t *idx = NULL, *tv = NULL;
   int rc = 0;
   if (!ts) return st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
+  char path[4096];
+  leaf_path(c, p, path, sizeof path);
   for (int64_t r = 0; r < nr && !rc; r++) {
     const st_imp_run *run = &c->runs[s + r];
-    if (!rd[run->spill]) {
-      char path[4096];
-      snprintf(path, sizeof path, "%s/split/spill-%d.parquet", c->state_dir, run->spill);
-      rc = st_pq_open(path, NULL, &rd[run->spill], err);
-      if (rc) break;
-    }
-    int rg = run->row_group;
-    rc = st_pq_read(rd[run->spill], &rg, 1, NULL, 0, &ts[r], err);
-    if (!rc && ts[r]->n_rows != run->rows)
-      rc = st_fail(err, ST_ERR_CORRUPT, "spill file %d row group %d: %lld rows, expected %lld",
-                   run->spill, rg, (long long)ts[r]->n_rows, (long long)run->rows);
+    rg_table key = {run->spill, run->row_group, NULL};
+    const rg_table *g = bsearch(&key, rgs, (size_t)nrg, sizeof *rgs, rg_cmp);
+    if (!g || !g->t || run->offset + run->rows > g->t->n_rows)
+      rc = st_fail(err, ST_ERR_CORRUPT, "spill file %d row group %d: rows %lld..%lld missing",
+                   run->spill, run->row_group, (long long)run->offset,
+                   (long long)(run->offset + run->rows));
+    else
+      rc = st_table_slice(g->t, run->offset, run->rows, &ts[r], err);
   }
   if (!rc && nr == 0) rc = st_fail(err, ST_ERR_INVALID, "no rows for partition");
-  if (!rc) rc = nr == 1 ? (all = ts[0], ts[0] = NULL, 0) : st_table_concat(ts, (int)nr, &all, err);
+  if (!rc) rc = st_table_concat(ts, (int)nr, &all, err);
   if (!rc && all->n_rows != bp->rows)
     rc = st_fail(err, ST_ERR_INVALID, "%lld rows split to the partition, binning expected %lld",
                  (long long)all->n_rows, (long long)bp->rows);
@@ -175,7 +224,11 @@ static int reduce_part(st_imp_ctx *c, reduce_job *j, int64_t p, st_pq_reader **r
     for (int64_t i = 0; i < n; i++) mn = hv[i] < mn ? hv[i] : mn, mx = hv[i] > mx ? hv[i] : mx;
     for (int64_t i = 0; i < n; i++) keys[i] = (uint64_t)(hv[i] - mn), idx[i] = i;
     st_imp_radix_sort(keys, idx, n, (uint64_t)(mx - mn), tk, tv);
-    if (j->n_sort) {
+    for (int i = 0; i < j->n_sort && !rc; i++)
+      if (all->schema.children[j->sort_cols[i]].dict_encoded)
+        rc = st_fail(err, ST_ERR_UNSUPPORTED, "--sort-columns: dictionary-encoded column '%s' "
+                     "is not supported yet", all->schema.children[j->sort_cols[i]].name);
+    if (j->n_sort && !rc) {
       cmp_ctx k = {all, j->sort_cols, j->n_sort};
       for (int64_t a = 0; a < n;) {
         int64_t b = a + 1;
@@ -184,13 +237,9 @@ static int reduce_part(st_imp_ctx *c, reduce_job *j, int64_t p, st_pq_reader **r
         a = b;
       }
     }
-    rc = st_table_take(all, idx, n, &sorted, err);
+    if (!rc) rc = st_table_take(all, idx, n, &sorted, err);
   }
   if (!rc) {
-    char path[4096];
-    int64_t pix = bp->pixel;
-    snprintf(path, sizeof path, "%s/dataset/Norder=%d/Dir=%lld/Npix=%lld.parquet", c->build_dir,
-             bp->order, (long long)(pix / 10000 * 10000), (long long)pix);
     rc = mkdirs(path, err);
     st_pq_sort_column sc[65];
     int nsc = 0;
@@ -218,18 +267,57 @@ static int reduce_part(st_imp_ctx *c, reduce_job *j, int64_t p, st_pq_reader **r
   return rc;
 }
 
+/* Reduce bucket b: load its row groups once, then write its partitions. */
+static int reduce_bucket(st_imp_ctx *c, reduce_job *j, int64_t b, st_pq_reader **rd,
+                         st_error *err) {
+  int64_t pa = c->bucket_first[b], pb = c->bucket_first[b + 1];
+  bool *todo = calloc((size_t)(pb - pa), sizeof *todo);
+  if (!todo) return st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
+  int64_t ntodo = 0;
+  for (int64_t p = pa; p < pb; p++) ntodo += todo[p - pa] = !leaf_done(c, p);
+  int64_t r0 = j->first[pa], r1 = j->first[pb], nrg = 0;
+  rg_table *rgs = ntodo ? calloc((size_t)(r1 - r0 + 1), sizeof *rgs) : NULL;
+  int rc = ntodo && !rgs ? st_fail(err, ST_ERR_NOMEM, "reduce: out of memory") : 0;
+  for (int64_t r = r0; ntodo && !rc && r < r1; r++) {
+    if (!todo[c->runs[r].part - pa]) continue;
+    rgs[nrg++] = (rg_table){c->runs[r].spill, c->runs[r].row_group, NULL};
+  }
+  if (nrg) qsort(rgs, (size_t)nrg, sizeof *rgs, rg_cmp);
+  int64_t u = 0;
+  for (int64_t i = 0; i < nrg; i++)
+    if (!u || rg_cmp(&rgs[u - 1], &rgs[i])) rgs[u++] = rgs[i];
+  nrg = u;
+  for (int64_t i = 0; i < nrg && !rc; i++) {
+    int sp = rgs[i].spill, rg = rgs[i].row_group;
+    if (!rd[sp]) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s/split/spill-%d.parquet", c->state_dir, sp);
+      rc = st_pq_open(path, NULL, &rd[sp], err);
+      if (rc) break;
+    }
+    rc = st_pq_read(rd[sp], &rg, 1, NULL, 0, &rgs[i].t, err);
+  }
+  for (int64_t p = pa; p < pb && !rc; p++) {
+    if (todo[p - pa]) rc = reduce_part(c, j, p, rgs, nrg, err);
+    st_imp_progress(c, "Reducing", 1, c->bin.nparts);
+  }
+  for (int64_t i = 0; i < nrg; i++) st_table_free(rgs[i].t);
+  free(rgs);
+  free(todo);
+  return rc;
+}
+
 static int reduce_worker(st_imp_ctx *c, int worker, void *arg, st_error *err) {
   reduce_job *j = arg;
-  st_pq_reader **rd = calloc((size_t)c->nthreads, sizeof *rd);
+  st_pq_reader **rd = calloc((size_t)j->nspill, sizeof *rd);
   if (!rd) return st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
   int rc = 0;
   while (!rc) {
-    int64_t p = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-    if (p >= c->bin.nparts) break;
-    rc = reduce_part(c, j, p, rd, err);
-    st_imp_progress(c, "Reducing", 1, c->bin.nparts);
+    int64_t b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+    if (b >= c->nbuckets) break;
+    rc = reduce_bucket(c, j, b, rd, err);
   }
-  for (int i = 0; i < c->nthreads; i++) st_pq_close(rd[i]);
+  for (int i = 0; i < j->nspill; i++) st_pq_close(rd[i]);
   free(rd);
   return rc;
 }
@@ -238,38 +326,29 @@ int st_imp_reduce(st_imp_ctx *c, st_error *err) {
   reduce_job j = {0};
   int rc = 0;
   int64_t np = c->bin.nparts;
-  qsort(c->runs, (size_t)c->nruns, sizeof *c->runs, run_cmp);
+  int nf = c->o->n_inputs;
+  int *order = malloc((size_t)nf * sizeof(int)), *rank = malloc((size_t)nf * sizeof(int));
+  if (!order || !rank) {
+    free(order), free(rank);
+    return st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
+  }
+  for (int f = 0; f < nf; f++) order[f] = f;
+  qsort(order, (size_t)nf, sizeof *order, dec_cmp);
+  for (int f = 0; f < nf; f++) rank[order[f]] = f;
+  qsort_r(c->runs, (size_t)c->nruns, sizeof *c->runs, run_cmp, rank);
+  free(order), free(rank);
   j.first = calloc((size_t)np + 1, 8);
   if (!j.first) return st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
-  for (int64_t r = 0; r < c->nruns; r++) j.first[c->runs[r].part + 1]++;
-  for (int64_t p = 0; p < np; p++) j.first[p + 1] += j.first[p];
-  /* sort columns: indices in the spill schema (column 0 is _healpix_29) */
-  const char *sc = c->o->sort_columns;
-  if (sc && *sc) {
-    j.sort_cols = calloc(strlen(sc) + 1, sizeof(int));
-    if (!j.sort_cols) rc = st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
-    const char *p = sc;
-    while (!rc && *p) {
-      const char *q = strchr(p, ',');
-      size_t len = q ? (size_t)(q - p) : strlen(p);
-      int found = -1;
-      for (int i = 0; i < c->schema.n_children; i++)
-        if (strlen(c->schema.children[i].name) == len && !strncmp(c->schema.children[i].name, p, len))
-          found = i;
-      if (found < 0)
-        rc = st_fail(err, ST_ERR_NOTFOUND, "--sort-columns: no column '%.*s' in the input",
-                     (int)len, p);
-      else if (!sortable(c->schema.children[found].type))
-        rc = st_fail(err, ST_ERR_UNSUPPORTED, "--sort-columns: sorting by a %s column ('%s') is not supported yet",
-                     st_type_name(c->schema.children[found].type), c->schema.children[found].name);
-      else
-        j.sort_cols[j.n_sort++] = found + 1;
-      p = q ? q + 1 : p + len;
-    }
+  for (int64_t r = 0; r < c->nruns; r++) {
+    j.first[c->runs[r].part + 1]++;
+    if (c->runs[r].spill + 1 > j.nspill) j.nspill = c->runs[r].spill + 1;
   }
+  if (j.nspill < 1) j.nspill = 1;
+  for (int64_t p = 0; p < np; p++) j.first[p + 1] += j.first[p];
+  j.sort_cols = c->sort_cols;
+  j.n_sort = c->n_sort;
   c->done = 0;
   if (!rc) rc = st_imp_parallel(c, reduce_worker, &j, err);
   free(j.first);
-  free(j.sort_cols);
   return rc;
 }

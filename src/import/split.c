@@ -8,10 +8,12 @@
 ** STATE/split/spill-W.parquet, written with our writer (LZ4_RAW, no
 ** dictionary, no statistics).  Its columns are `_healpix_29` (int64) then
 ** the input columns.  Each input batch is sorted by destination partition
-** (counting sort, stable) and every partition's slice of the batch becomes
-** one row group.  The index of row groups (st_imp_run: partition, spill
-** file, row group, input file, batch number, rows) is kept in memory in
-** c->runs; the reduce stage reads a partition's runs ordered by (input
+** (counting sort, stable); the slice of each bucket (consecutive
+** partitions holding together at most the threshold, see pipeline.c)
+** becomes one row group, so the number of row groups is at most batches x
+** buckets.  The index (st_imp_run: partition, spill file, row group, offset
+** and rows within it, input file, batch number) is kept in memory in
+** c->runs and saved as STATE/split/index.bin when the stage is done; the reduce stage reads a partition's runs ordered by (input
 ** file, batch), so the result does not depend on the thread count.  The
 ** number of intermediate files is the number of threads.
 */
@@ -22,6 +24,7 @@
 #include <errno.h>
 
 #include "import/pipeline.h"
+#include "util/mem.h"
 #include "skytile/healpix.h"
 #include "skytile/parquet.h"
 
@@ -117,9 +120,11 @@ static int split_batch(st_imp_ctx *c, int worker, split_worker *sw, int f, int64
     rc = st_pq_writer_open(path, &sw->spill_schema, &wo, &sw->w, err);
     if (rc) goto done;
   }
+  /* one row group per bucket present in the batch; one run per partition */
   off = 0;
-  for (int64_t p = 0; p < np && !rc; p++) {
-    int64_t k = sw->cnt[p];
+  for (int64_t bk = 0; bk < c->nbuckets && !rc; bk++) {
+    int64_t pa = c->bucket_first[bk], pb = c->bucket_first[bk + 1], k = 0;
+    for (int64_t p = pa; p < pb; p++) k += sw->cnt[p];
     if (!k) continue;
     st_table *sl = NULL;
     rc = st_table_slice(comb, off, k, &sl, err);
@@ -127,8 +132,15 @@ static int split_batch(st_imp_ctx *c, int worker, split_worker *sw, int f, int64
     if (!rc) rc = st_pq_writer_flush(sw->w, err);
     st_table_free(sl);
     if (rc) break;
-    st_imp_run r = {p, worker, sw->row_groups++, f, batch, k};
-    rc = add_run(sw, &r, err);
+    int64_t in = 0;
+    for (int64_t p = pa; p < pb && !rc; p++) {
+      if (!sw->cnt[p]) continue;
+      st_imp_run r = {.part = p, .spill = worker, .row_group = sw->row_groups, .file = f,
+                      .batch = batch, .offset = in, .rows = sw->cnt[p]};
+      rc = add_run(sw, &r, err);
+      in += sw->cnt[p];
+    }
+    sw->row_groups++;
     off += k;
   }
 done:
@@ -141,22 +153,54 @@ done:
   return rc;
 }
 
+/* Approximate bytes held by the top-level buffers of t's columns. */
+static int64_t table_bytes(const st_table *t) {
+  int64_t b = 0;
+  for (int i = 0; i < t->n_columns; i++)
+    for (int k = 0; k < 3; k++)
+      if (t->columns[i]->mem[k]) b += (int64_t)t->columns[i]->mem[k]->size;
+  return b;
+}
+
+/* Batches are gathered up to SPLIT_ROWS rows / SPLIT_BYTES bytes before
+** they are distributed, so that a row group of a spill file holds more rows
+** when there are many buckets (fewer, larger row groups). */
+#define SPLIT_ROWS ((int64_t)1 << 20)
+#define SPLIT_BYTES ((int64_t)256 << 20)
+#define SPLIT_MAX_BATCHES 64
+
 static int split_file(st_imp_ctx *c, int worker, split_worker *sw, int f, st_error *err) {
   st_input *in = NULL;
-  st_table *t = NULL;
-  int rc;
+  st_table *acc[SPLIT_MAX_BATCHES];
+  int nacc = 0, rc = 0;
+  int64_t rows = 0, bytes = 0, group = 0;
+  bool gather = c->nbuckets > 1;
   ST_TRY(st_input_open(c->o->inputs[f], &c->in_opt, &in, err));
-  for (int64_t batch = 0;; batch++) {
+  for (;;) {
+    st_table *t = NULL;
     rc = st_input_next(in, &t, err);
-    if (rc || !t) break;
-    rc = split_batch(c, worker, sw, f, batch, t, err);
-    st_table_free(t);
-    t = NULL;
-    if (rc) {
-      st_error_prefix(err, "%s: ", c->o->inputs[f]);
-      break;
+    if (rc) break;
+    if (t) {
+      acc[nacc++] = t;
+      rows += t->n_rows;
+      bytes += table_bytes(t);
     }
+    bool flush = nacc > 0 && (!t || !gather || rows >= SPLIT_ROWS || bytes >= SPLIT_BYTES ||
+                              nacc == SPLIT_MAX_BATCHES);
+    if (flush) {
+      st_table *all = NULL;
+      if (nacc == 1) all = acc[0], acc[0] = NULL;
+      else rc = st_table_concat(acc, nacc, &all, err);
+      for (int i = 0; i < nacc; i++) st_table_free(acc[i]);
+      nacc = 0, rows = 0, bytes = 0;
+      if (!rc) rc = split_batch(c, worker, sw, f, group++, all, err);
+      st_table_free(all);
+      if (rc) break;
+    }
+    if (!t) break;
   }
+  for (int i = 0; i < nacc; i++) st_table_free(acc[i]);
+  if (rc) st_error_prefix(err, "%s: ", c->o->inputs[f]);
   st_input_close(in);
   return rc;
 }

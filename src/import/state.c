@@ -94,3 +94,87 @@ int st_imp_state_load_hist(const char *state_dir, int file, const char *path, in
   *found = ok;
   return 0;
 }
+
+/*
+** The split index, STATE/split/index.bin, written (via index.bin.tmp and a
+** rename) once the whole splitting stage has succeeded; its presence marks
+** the stage done.  Content, little-endian:
+**   "STSPLIT2"  magic
+**   int32 mapping order, int64 nparts, then per partition int32 order,
+**   int64 pixel, int64 rows (must equal the binning of the resumed run)
+**   int64 nruns, then the st_imp_run structs as in memory
+**   int64 sum of the runs' rows (check)
+*/
+int st_imp_state_save_split(const char *state_dir, const st_bin_result *b, const st_imp_run *runs,
+                            int64_t nruns, st_error *err) {
+  char tmp[4096], fin[4096];
+  snprintf(tmp, sizeof tmp, "%s/split/index.bin.tmp", state_dir);
+  int k = snprintf(fin, sizeof fin, "%s/split/index.bin", state_dir);
+  ST_CHECK(k > 0 && (size_t)k < sizeof fin, err, ST_ERR_INVALID, "state path too long");
+  FILE *f = fopen(tmp, "wb");
+  if (!f) return st_fail(err, ST_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  int32_t mo = b->mapping_order;
+  int64_t sum = 0;
+  int ok = fwrite("STSPLIT2", 1, 8, f) == 8 && fwrite(&mo, 4, 1, f) == 1 &&
+           fwrite(&b->nparts, 8, 1, f) == 1;
+  for (int64_t p = 0; ok && p < b->nparts; p++) {
+    int32_t o = b->parts[p].order;
+    ok = fwrite(&o, 4, 1, f) == 1 && fwrite(&b->parts[p].pixel, 8, 1, f) == 1 &&
+         fwrite(&b->parts[p].rows, 8, 1, f) == 1;
+  }
+  ok = ok && fwrite(&nruns, 8, 1, f) == 1 &&
+       fwrite(runs, sizeof *runs, (size_t)nruns, f) == (size_t)nruns;
+  for (int64_t r = 0; r < nruns; r++) sum += runs[r].rows;
+  ok = ok && fwrite(&sum, 8, 1, f) == 1;
+  ok = (fclose(f) == 0) && ok;
+  if (!ok || rename(tmp, fin)) {
+    remove(tmp);
+    return st_fail(err, ST_ERR_IO, "%s: cannot write: %s", fin, strerror(errno));
+  }
+  return 0;
+}
+
+int st_imp_state_load_split(const char *state_dir, const st_bin_result *b, int nspill,
+                            st_imp_run **runs, int64_t *nruns, int *found, st_error *err) {
+  char fin[4096];
+  *found = 0;
+  *runs = NULL;
+  *nruns = 0;
+  snprintf(fin, sizeof fin, "%s/split/index.bin", state_dir);
+  FILE *f = fopen(fin, "rb");
+  if (!f) return 0;
+  char magic[8];
+  int32_t mo = -1;
+  int64_t np = -1, n = -1, check = -1, sum = 0;
+  st_imp_run *r = NULL;
+  int ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "STSPLIT2", 8) &&
+           fread(&mo, 4, 1, f) == 1 && mo == b->mapping_order && fread(&np, 8, 1, f) == 1 &&
+           np == b->nparts;
+  for (int64_t p = 0; ok && p < np; p++) {
+    int32_t o;
+    int64_t pix, rows;
+    ok = fread(&o, 4, 1, f) == 1 && fread(&pix, 8, 1, f) == 1 && fread(&rows, 8, 1, f) == 1 &&
+         o == b->parts[p].order && pix == b->parts[p].pixel && rows == b->parts[p].rows;
+  }
+  ok = ok && fread(&n, 8, 1, f) == 1 && n >= 0 && n < ((int64_t)1 << 40);
+  if (ok) {
+    r = malloc((size_t)(n ? n : 1) * sizeof *r);
+    ok = r && fread(r, sizeof *r, (size_t)n, f) == (size_t)n && fread(&check, 8, 1, f) == 1;
+  }
+  for (int64_t i = 0; ok && i < n; i++) {
+    ok = r[i].part >= 0 && r[i].part < np && r[i].spill >= 0 && r[i].spill < nspill &&
+         r[i].row_group >= 0 && r[i].rows > 0 && r[i].offset >= 0;
+    sum += ok ? r[i].rows : 0;
+  }
+  ok = ok && sum == check;
+  fclose(f);
+  if (!ok) {
+    free(r);
+    return 0;
+  }
+  *runs = r;
+  *nruns = n;
+  *found = 1;
+  (void)err;
+  return 0;
+}

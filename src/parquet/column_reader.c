@@ -32,8 +32,15 @@
 **   - flat optional columns (max_def 1) turn the 1-bit definition-level runs
 **     straight into the validity bitmap (bit-packed runs ARE the bitmap);
 **   - PLAIN values needing no conversion are decompressed straight into the
-**     output (v2 pages; v1 pages of required columns);
-**   - dictionary strings are gathered with fixed 32-byte moves.
+**     output (v2 pages; v1 pages of required columns; v1 pages of flat
+**     optional 4/8-byte columns, decompressed so that the page ends at the
+**     end of its slots, the levels in front saved/restored: see
+**     read_data_page, spread forwards by spread_fixed_fwd);
+**   - dictionary strings are gathered with fixed 32-byte moves, fused with
+**     the RLE/bit-packed index decode when no entry exceeds 32 bytes
+**     (gather_binary_rle; c->dict_offs holds the dictionary's nd+1 offsets
+**     and, at [nd+1], its longest entry);
+**   - spreading over nulls takes 8 slots per validity byte.
 ** Writer quirks handled: a dictionary_page_offset that points elsewhere
 ** (the first page there is not a dictionary page -> start at
 ** data_page_offset), and old parquet-mr's short total_compressed_size
@@ -44,6 +51,7 @@
 #include <string.h>
 
 #include "parquet/codec.h"
+#include "parquet/encodings/bitpack.h"
 #include "parquet/encodings/encodings.h"
 
 /* ------------------------------------------------------------------------ */
@@ -363,18 +371,36 @@ static int convert_var_decimal(const st_pq_leafspec *spec, const int32_t *offs,
 
 /* Branch-free: a null slot reads some value and masks it to zero (nulls are
    random, so a branch would mispredict); reads stay within [0, k]. */
+/* Slots whose validity bits share one bitmap byte are done 8 at a time
+   from that byte (unrolled); the ragged ends one by one.  The loops stop
+   early once all remaining slots are valid and already in place. */
 static void spread_fixed(uint8_t *vals, int ow, const uint8_t *vb, int64_t s0, int64_t ns,
                          int64_t nn) {
   int64_t j = nn;
+#define SPREAD_ONE(T)                                                         \
+  do {                                                                        \
+    unsigned bit = BIT(vb, s0 + k);                                           \
+    j -= bit;                                                                 \
+    T x = v[j];                                                               \
+    v[k] = x & (T)(0 - (T)bit);                                               \
+  } while (0)
 #define SPREAD_LOOP(T)                                                        \
   do {                                                                        \
     T *v = (T *)(void *)vals;                                                 \
-    for (int64_t k = ns - 1; k >= 0 && j != k + 1; k--) {                     \
-      unsigned bit = BIT(vb, s0 + k);                                         \
-      j -= bit;                                                               \
-      T x = v[j];                                                             \
-      v[k] = bit ? x : (T)0;                                                  \
+    int64_t k = ns - 1;                                                       \
+    for (; k >= 0 && j != k + 1 && ((s0 + k + 1) & 7); k--) SPREAD_ONE(T);    \
+    for (; k >= 7 && j != k + 1; k -= 8) {                                    \
+      unsigned byte = vb[(s0 + k - 7) >> 3];                                  \
+      T *w = v + (k - 7);                                                     \
+      _Pragma("GCC unroll 8")                                                 \
+      for (int u = 7; u >= 0; u--) {                                          \
+        unsigned bit = (byte >> u) & 1;                                       \
+        j -= bit;                                                             \
+        T x = v[j];                                                           \
+        w[u] = x & (T)(0 - (T)bit);                                           \
+      }                                                                       \
     }                                                                         \
+    for (; k >= 0 && j != k + 1; k--) SPREAD_ONE(T);                          \
   } while (0)
   switch (ow) {
   case 1: SPREAD_LOOP(uint8_t); break;
@@ -388,27 +414,86 @@ static void spread_fixed(uint8_t *vals, int ow, const uint8_t *vb, int64_t s0, i
     }
   }
 #undef SPREAD_LOOP
+#undef SPREAD_ONE
 }
 
-/* offs points at the page's first slot; offs[0] is its start offset. */
+/*
+** Forward variant for pages decompressed straight into the output (see
+** read_data_page): the nn dense values sit at slots [sh, ns), sh = ns - nn
+** (the number of nulls).  Slot k takes dense value j - sh from slot j, and
+** j >= k throughout (j - k = sh - nulls before k), > k when slot k is null,
+** so going forwards never reads a slot already written.  A null slot reads
+** slot j - 1 (>= k, initialised) and masks it; the loop stops once all
+** nulls are behind (j == k: the rest is in place).  ow is 4 or 8.
+*/
+static void spread_fixed_fwd(uint8_t *vals, int ow, const uint8_t *vb, int64_t s0, int64_t ns,
+                             int64_t sh) {
+  int64_t j = sh;
+#define SPREAD_FWD(T)                                                         \
+  do {                                                                        \
+    T *v = (T *)(void *)vals;                                                 \
+    for (int64_t k = 0; k < ns && j != k; k++) {                              \
+      unsigned bit = BIT(vb, s0 + k);                                         \
+      T x = v[j - 1 + (int64_t)bit];                                          \
+      v[k] = x & (T)(0 - (T)bit);                                             \
+      j += bit;                                                               \
+    }                                                                         \
+  } while (0)
+  if (ow == 8) SPREAD_FWD(uint64_t);
+  else SPREAD_FWD(uint32_t);
+#undef SPREAD_FWD
+}
+
+/* offs points at the page's first slot; offs[0] is its start offset.
+   Byte-aligned groups of 8 slots are done from one bitmap byte. */
 static void spread_offsets(int32_t *offs, const uint8_t *vb, int64_t s0, int64_t ns, int64_t nn) {
-  int64_t j = nn;
-  for (int64_t k = ns - 1; k >= 0 && j != k + 1; k--) {
+  int64_t j = nn, k = ns - 1;
+  for (; k >= 0 && j != k + 1 && ((s0 + k + 1) & 7); k--) {
+    offs[k + 1] = offs[j];
+    j -= BIT(vb, s0 + k);
+  }
+  for (; k >= 7 && j != k + 1; k -= 8) {
+    unsigned byte = vb[(s0 + k - 7) >> 3];
+    int32_t *w = offs + (k - 6);
+#pragma GCC unroll 8
+    for (int u = 7; u >= 0; u--) {
+      w[u] = offs[j];
+      j -= (byte >> u) & 1;
+    }
+  }
+  for (; k >= 0 && j != k + 1; k--) {
     offs[k + 1] = offs[j];
     j -= BIT(vb, s0 + k);
   }
 }
 
+/* Booleans: bit s0 + k := (valid ? bit s0 + j : 0).  A byte-aligned group
+   of 8 slots reads its (up to 8) source bits, all at or below the group's
+   last slot and above any earlier group's slots, then stores one byte. */
 static void spread_bits(uint8_t *bits, const uint8_t *vb, int64_t s0, int64_t ns, int64_t nn) {
-  int64_t j = nn;
-  for (int64_t k = ns - 1; k >= 0 && j != k + 1; k--) {
-    int64_t dst = s0 + k;
-    unsigned valid = BIT(vb, dst);
-    j -= valid;
-    unsigned bit = valid & BIT(bits, s0 + j);
-    uint8_t m = (uint8_t)(1u << (dst & 7));
-    bits[dst >> 3] = (uint8_t)((bits[dst >> 3] & ~m) | (bit ? m : 0));
+  int64_t j = nn, k = ns - 1;
+#define SPREAD_BIT()                                                          \
+  do {                                                                        \
+    int64_t dst = s0 + k;                                                     \
+    unsigned valid = BIT(vb, dst);                                            \
+    j -= valid;                                                               \
+    unsigned bit = valid & BIT(bits, s0 + j);                                 \
+    uint8_t m = (uint8_t)(1u << (dst & 7));                                   \
+    bits[dst >> 3] = (uint8_t)((bits[dst >> 3] & ~m) | (bit ? m : 0));        \
+  } while (0)
+  for (; k >= 0 && j != k + 1 && ((s0 + k + 1) & 7); k--) SPREAD_BIT();
+  for (; k >= 7 && j != k + 1; k -= 8) {
+    unsigned byte = vb[(s0 + k - 7) >> 3], out = 0;
+#pragma GCC unroll 8
+    for (int u = 7; u >= 0; u--) {
+      unsigned valid = (byte >> u) & 1;
+      j -= valid;
+      out |= (valid & BIT(bits, s0 + j)) << u;
+    }
+    bits[(s0 + k - 7) >> 3] = (uint8_t)out;
   }
+  for (; k >= 0 && j != k + 1; k--) SPREAD_BIT();
+#undef SPREAD_BIT
 }
 
 /* ------------------------------------------------------------------------ */
@@ -445,52 +530,77 @@ int st_pq_decode_levels_v1(const uint8_t *p, size_t len, int enc, int max_level,
   return ST_OK;
 }
 
-/* OR m bits of src (from bit 0) into dst at bit offset o (dst pre-zeroed); returns popcount. */
+/* Set bits of x (SWAR: the baseline x86-64 target has no popcnt, and
+   __builtin_popcountll would be a libgcc call per word). */
+static inline int64_t popcount64(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return (int64_t)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* OR m bits of src (from bit 0) into dst at bit offset o (dst pre-zeroed
+   from bit o on); returns popcount.  Whole bytes go 8 at a time: with a bit
+   shift sh, 64 source bits land in the 8 destination bytes from d[k] on
+   (shifted left) plus sh carry bits at the bottom of d[k + 8]. */
 static int64_t or_bits(uint8_t *dst, int64_t o, const uint8_t *src, int64_t m) {
-  int64_t full = m >> 3, cnt = 0;
+  int64_t full = m >> 3, cnt = 0, k = 0;
   int rem = (int)(m & 7), sh = (int)(o & 7);
   uint8_t *d = dst + (o >> 3);
   if (sh == 0) {
     memcpy(d, src, (size_t)full);
-    int64_t k = 0;
-    for (; k + 8 <= full; k += 8) {
-      uint64_t w;
-      memcpy(&w, src + k, 8);
-      cnt += __builtin_popcountll(w);
-    }
-    for (; k < full; k++) cnt += __builtin_popcount(src[k]);
+    for (; k + 8 <= full; k += 8) cnt += popcount64(st_ld64(src + k));
+    for (; k < full; k++) cnt += popcount64(src[k]);
   } else {
-    for (int64_t k = 0; k < full; k++) {
+    uint64_t carry = 0;
+    for (; k + 8 <= full; k += 8) {
+      uint64_t w = st_ld64(src + k), x;
+      cnt += popcount64(w);
+      memcpy(&x, d + k, 8);
+      x |= (w << sh) | carry;
+      memcpy(d + k, &x, 8);
+      carry = w >> (64 - sh);
+    }
+    d[k] |= (uint8_t)carry;
+    for (; k < full; k++) {
       uint8_t b = src[k];
       d[k] |= (uint8_t)(b << sh);
       d[k + 1] |= (uint8_t)(b >> (8 - sh));
-      cnt += __builtin_popcount(b);
+      cnt += popcount64(b);
     }
   }
   if (rem) {
     uint8_t b = (uint8_t)(src[full] & ((1u << rem) - 1));
     d[full] |= (uint8_t)(b << sh);
     if (sh + rem > 8) d[full + 1] |= (uint8_t)(b >> (8 - sh));
-    cnt += __builtin_popcount(b);
+    cnt += popcount64(b);
   }
   return cnt;
 }
 
-/* Set bits [o, o+m) of a pre-zeroed bitmap. */
+/* Set bits [o, o+m) of a pre-zeroed bitmap.  Short runs (the common case:
+   RLE runs of valid slots between nulls) are one or two 64-bit ORs; the
+   8-byte accesses stay within the bitmap's 16 bytes of slack (reserve_bits). */
 static void set_bits(uint8_t *b, int64_t o, int64_t m) {
-  while (m > 0 && (o & 7)) {
-    b[o >> 3] |= (uint8_t)(1u << (o & 7));
-    o++;
-    m--;
-  }
-  if (m >= 8) {
+  if (m > 128) {
+    while (o & 7) {
+      b[o >> 3] |= (uint8_t)(1u << (o & 7));
+      o++;
+      m--;
+    }
     memset(b + (o >> 3), 0xff, (size_t)(m >> 3));
     o += m & ~(int64_t)7;
     m &= 7;
   }
-  while (m-- > 0) {
-    b[o >> 3] |= (uint8_t)(1u << (o & 7));
-    o++;
+  while (m > 0) {
+    int sh = (int)(o & 7);
+    int64_t take = m < 56 ? m : 56;
+    uint64_t x, mask = (((uint64_t)1 << take) - 1) << sh;
+    memcpy(&x, b + (o >> 3), 8);
+    x |= mask;
+    memcpy(b + (o >> 3), &x, 8);
+    o += take;
+    m -= take;
   }
 }
 
@@ -686,6 +796,150 @@ static int gather_binary(const uint32_t *idx, int64_t n, const st_buf *dict_offs
   return ST_OK;
 }
 
+/* Longest entry of the chunk's binary dictionary, stored after its offsets. */
+static inline int32_t dict_maxlen(const st_pq_colctx *c) {
+  return ((const int32_t *)(const void *)c->dict_offs.data)[c->dict_n + 1];
+}
+
+/* 32-byte move between padded st_buf blocks (see gather_binary_rle). */
+static inline void mov32(uint8_t *dst, const uint8_t *src) {
+  memcpy(dst, src, 16);
+  memcpy(dst + 16, src + 16, 16);
+}
+
+#define IDX_CHUNK 1024
+
+/*
+** Nonzero when some x[j] >= dn (1 <= dn <= INT32_MAX).  For x < 2^31,
+** dn - 1 - x is negative exactly when x >= dn; x >= 2^31 has its own sign
+** bit set.  So one OR-reduction of sign bits checks a whole chunk; the
+** 8-lane body is vectorised by gcc at -O2.
+*/
+static inline uint32_t idx_out_of_range(const uint32_t *x, int64_t c, uint32_t dn) {
+  const uint32_t d1 = dn - 1;
+  uint32_t acc[8] = {0}, r = 0;
+  int64_t j = 0;
+  for (; j + 8 <= c; j += 8)
+    for (int u = 0; u < 8; u++) acc[u] |= (d1 - x[j + u]) | x[j + u];
+  for (; j < c; j++) r |= (d1 - x[j]) | x[j];
+  for (int u = 0; u < 8; u++) r |= acc[u];
+  return r >> 31;
+}
+
+/* Largest of x[0..c) (error messages only). */
+static uint32_t idx_max(const uint32_t *x, int64_t c) {
+  uint32_t m = 0;
+  for (int64_t j = 0; j < c; j++) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+/*
+** Fused dictionary-string decode for dictionaries whose entries are all at
+** most 32 bytes: the RLE/bit-packed index stream at p (1-byte bit width
+** prefix) is walked run by run; bit-packed runs are unpacked IDX_CHUNK
+** indices at a time into a stack buffer (one vectorised max check per
+** chunk), RLE runs repeat one entry.  Every value is one fixed 32-byte move,
+** then the output position advances by its true length: no per-value branch
+** and no pass to size the output.  Room is ensured per chunk/run (chunk
+** values x longest entry + 32 bytes), so the buffer grows only when the
+** chunk's pre-sized estimate (read_dict_page) was short; the caller checked
+** that n x longest entry keeps the end offset within int32.  Reads of a dictionary entry may run up to 32 bytes past
+** the dictionary's end: c->dict is an st_buf, padded by ST_PAD = 64 bytes.
+*/
+static int gather_binary_rle(const uint8_t *p, size_t len, int64_t n, const int32_t *doff,
+                             const uint8_t *db, uint32_t dn, size_t ml, bin_target t,
+                             st_error *err) {
+  const int w = p[0];
+  ST_SAFETY(w <= 32, err, "dictionary indices: bit width %d", w);
+  const int vbytes = (w + 7) / 8;
+  const uint8_t *q = p + 1, *end = p + len;
+  uint8_t *b = t.bytes->data;
+  size_t pos = t.bytes->len;
+  int32_t *o = t.offs + 1;
+  int64_t i = 0;
+  while (i < n) {
+    uint64_t h;
+    uint32_t v = 0;
+    int64_t left = n - i;
+    if (q >= end && w == 0) { /* no bytes needed: all indices are 0 */
+      h = (uint64_t)left << 1;
+    } else {
+      ST_SAFETY(q < end, err, "RLE: input ended after %lld of %lld values", (long long)i,
+                (long long)n);
+      ST_SAFETY(st_uleb_read(&q, end, &h) == 0, err, "RLE: bad run header at byte %lld",
+                (long long)(q - p));
+    }
+    uint64_t cnt = h >> 1;
+    if (cnt == 0) continue;
+    size_t avail = (size_t)(end - q);
+    if (h & 1) {
+      int64_t need = cnt > (uint64_t)left / 8 + 1 ? left : (int64_t)(cnt * 8);
+      if (need > left) need = left;
+      uint64_t need_bytes = ((uint64_t)need * (uint64_t)w + 7) / 8;
+      ST_SAFETY(need_bytes <= avail, err,
+                "RLE: bit-packed run of %llu values needs %llu bytes, %zu left",
+                (unsigned long long)cnt * 8, (unsigned long long)need_bytes, avail);
+      const uint8_t *r = q;
+      size_t ra = avail;
+      int64_t k = need;
+      while (k > 0) {
+        uint32_t tmp[IDX_CHUNK];
+        int64_t c = k < IDX_CHUNK ? k : IDX_CHUNK;
+        st_unpack_u32(r, ra, w, tmp, c);
+        if (ST_UNLIKELY(idx_out_of_range(tmp, c, dn)))
+          return st_fail(err, ST_ERR_CORRUPT,
+                         "dictionary index %u out of range (dictionary has %u entries)",
+                         idx_max(tmp, c), dn);
+        if (ST_UNLIKELY(pos + (size_t)c * ml + 32 > t.bytes->cap)) {
+          t.bytes->len = pos;
+          ST_TRY(st_buf_reserve(t.bytes, (size_t)c * ml + 32, err));
+          b = t.bytes->data;
+        }
+        int32_t *oo = o + i;
+#pragma GCC unroll 4
+        for (int64_t j = 0; j < c; j++) {
+          uint32_t x = tmp[j];
+          int32_t a = doff[x];
+          mov32(b + pos, db + a);
+          pos += (size_t)(uint32_t)(doff[x + 1] - a);
+          oo[j] = (int32_t)pos;
+        }
+        size_t adv = (size_t)c * (size_t)w / 8; /* c is a multiple of 8 unless last */
+        adv = adv < ra ? adv : ra;
+        r += adv;
+        ra -= adv;
+        i += c;
+        k -= c;
+      }
+      uint64_t run_bytes = (w && cnt > avail) ? (uint64_t)avail + 1 : cnt * (uint64_t)w;
+      q += run_bytes < avail ? (size_t)run_bytes : avail;
+    } else {
+      ST_SAFETY((size_t)vbytes <= avail, err, "RLE: run value needs %d bytes, %zu left", vbytes,
+                avail);
+      for (int k = 0; k < vbytes; k++) v |= (uint32_t)q[k] << (8 * k);
+      q += vbytes;
+      ST_SAFETY(v < dn, err, "dictionary index %u out of range (dictionary has %u entries)", v, dn);
+      int64_t k = cnt < (uint64_t)left ? (int64_t)cnt : left;
+      const uint8_t *src = db + doff[v];
+      size_t l = (size_t)(uint32_t)(doff[v + 1] - doff[v]);
+      if (pos + (size_t)k * l + 32 > t.bytes->cap) {
+        t.bytes->len = pos;
+        ST_TRY(st_buf_reserve(t.bytes, (size_t)k * l + 32, err));
+        b = t.bytes->data;
+      }
+      int32_t *oo = o + i;
+      for (int64_t j = 0; j < k; j++) {
+        mov32(b + pos, src);
+        pos += l;
+        oo[j] = (int32_t)pos;
+      }
+      i += k;
+    }
+  }
+  t.bytes->len = pos;
+  return ST_OK;
+}
+
 static bool is_dict_enc(int enc) {
   return enc == ST_PQ_ENC_PLAIN_DICTIONARY || enc == ST_PQ_ENC_RLE_DICTIONARY;
 }
@@ -749,6 +1003,13 @@ static int decode_values(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_leaf
       return ST_OK;
     }
     bin_target t = {(int32_t *)(void *)d->values.data + s0, &d->bytes};
+    if (is_dict_enc(enc) && nn > 0 && c->dict_n > 0 && len >= 1) {
+      int32_t ml = dict_maxlen(c);
+      uint64_t worst = (uint64_t)nn * (uint64_t)ml;
+      if (ml <= 32 && (uint64_t)d->bytes.len + worst <= INT32_MAX)
+        return gather_binary_rle(p, len, nn, (const int32_t *)(const void *)c->dict_offs.data,
+                                 c->dict.data, (uint32_t)c->dict_n, (size_t)ml, t, err);
+    }
     if (is_dict_enc(enc)) {
       uint32_t *idx;
       ST_TRY(read_indices(c, p, len, nn, &idx, err));
@@ -842,7 +1103,7 @@ static int read_dict_page(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_lea
       d->dict_n += nd;
       break;
     }
-    ST_TRY(reserve_abs(&c->dict_offs, (size_t)(nd + 1) * 4, err));
+    ST_TRY(reserve_abs(&c->dict_offs, (size_t)(nd + 2) * 4, err));
     ((int32_t *)(void *)c->dict_offs.data)[0] = 0;
     if (spec->conv == ST_CV_FLBA_BIN) {
       int pw = spec->pw;
@@ -855,12 +1116,25 @@ static int read_dict_page(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_lea
       ST_TRY(decode_binary_nodict(ST_PQ_ENC_PLAIN, p, len, nd,
                                   (bin_target){(int32_t *)(void *)c->dict_offs.data, &c->dict}, err));
     }
+    {
+      /* [nd + 1] holds the longest entry (see gather_binary_rle) */
+      int32_t *o = (int32_t *)(void *)c->dict_offs.data, ml = 0;
+      for (int64_t i = 0; i < nd; i++) {
+        int32_t l = o[i + 1] - o[i];
+        ml = l > ml ? l : ml;
+      }
+      o[nd + 1] = ml;
+    }
     /* Pre-size the output bytes for the chunk (average dictionary entry x
-       values left), so gathering pages does not keep regrowing the buffer. */
+       values left, + 1/64), so gathering pages does not keep regrowing the
+       buffer.  Not more: with glibc, blocks over 32 MiB are always fresh
+       mmaps, whose page faults cost more than the decode. */
     if (nd > 0 && c->chunk_values > 0) {
-      uint64_t est = (uint64_t)c->dict.len / (uint64_t)nd * (uint64_t)c->chunk_values + 64;
+      double e = (double)c->dict.len / (double)nd * (double)c->chunk_values;
+      uint64_t est = e < (double)INT32_MAX ? (uint64_t)e : (uint64_t)INT32_MAX;
+      est += est / 64 + 1024;
       if (est < c->max_alloc / 2 && est < INT32_MAX) {
-        ST_TRY(reserve_abs(&d->bytes, d->bytes.len + (size_t)est, err));
+        ST_TRY(st_buf_reserve(&d->bytes, (size_t)est, err));   /* len is exact here */
       }
     }
     break;
@@ -909,6 +1183,7 @@ static int read_data_page(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_lea
   bool direct = spec->conv == ST_CV_COPY && !spec->dict_out && h->encoding == ST_PQ_ENC_PLAIN &&
                 codec != ST_CODEC_UNCOMPRESSED;
   bool values_done = false;
+  int64_t fwd_shift = 0;       /* > 0: dense values sit that many slots in (spread forwards) */
   const uint8_t *vin = NULL;   /* v2: compressed values still to decompress */
   size_t vlen = 0;
   int64_t vout = 0;
@@ -916,6 +1191,51 @@ static int read_data_page(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_lea
       (uint64_t)h->uncompressed_page_size == (uint64_t)n * (uint64_t)spec->pw) {
     ST_TRY(st_codec_decompress(codec, body, blen, d->values.data + d->n_slots * spec->ow,
                                (size_t)h->uncompressed_page_size, err));
+    values_done = true;
+    p = NULL;
+    plen = 0;
+  } else if (h->type == ST_PQ_DATA_PAGE && direct && fast1 &&
+             h->def_level_encoding == ST_PQ_ENC_RLE && (spec->ow == 4 || spec->ow == 8) &&
+             (uint64_t)h->uncompressed_page_size >= (uint64_t)n * (uint64_t)spec->ow + 4 &&
+             (uint64_t)h->uncompressed_page_size - (uint64_t)n * (uint64_t)spec->ow <=
+                 (uint64_t)d->n_slots * (uint64_t)spec->ow) {
+    /*
+    ** v1 page of a flat optional column, PLAIN values needing no conversion:
+    ** decompress the whole page [def levels][nn values] so that it ENDS at
+    ** the end of the page's slots, i.e. starts lmin = usize - n*ow bytes
+    ** before slot s0 (inside the previous pages' values, saved first and
+    ** restored after the levels are decoded).  When the values section is
+    ** exactly nn values they then sit at slots [n - nn, n) and are spread
+    ** forwards; otherwise they are moved to slot s0 (backward spread).
+    */
+    const int ow = spec->ow;
+    const size_t usize = (size_t)h->uncompressed_page_size;
+    const size_t lmin = usize - (size_t)n * (size_t)ow;
+    uint8_t *out0 = d->values.data + d->n_slots * ow, *dest = out0 - lmin;
+    ST_TRY(reserve_abs(&c->raw, lmin, err));
+    memcpy(c->raw.data, dest, lmin);
+    int rc1 = st_codec_decompress(codec, body, blen, dest, usize, err);
+    uint32_t l = 0;
+    if (!rc1 && rd_le32(dest) > usize - 4)
+      rc1 = st_fail(err, ST_ERR_CORRUPT, "levels: length %u exceeds page (%zu bytes left)",
+                    rd_le32(dest), usize - 4);
+    if (!rc1) {
+      l = rd_le32(dest);
+      rc1 = def1_to_bits(dest + 4, l, n, d->valid.data, d->n_slots, &fast_nn, err);
+    }
+    size_t vlen1 = usize - 4 - (size_t)l;
+    if (!rc1 && (uint64_t)fast_nn * (uint64_t)ow > vlen1)
+      rc1 = st_fail(err, ST_ERR_CORRUPT,
+                    "PLAIN: %lld values of %d bytes need %llu bytes, page has %zu",
+                    (long long)fast_nn, ow, (unsigned long long)fast_nn * (unsigned long long)ow,
+                    vlen1);
+    if (!rc1) {
+      uint8_t *at = dest + 4 + l;
+      if (at == out0 + (n - fast_nn) * ow) fwd_shift = n - fast_nn;
+      else memmove(out0, at, (size_t)fast_nn * (size_t)ow);
+    }
+    memcpy(dest, c->raw.data, lmin);   /* restore the previous page's values */
+    if (rc1) return rc1;
     values_done = true;
     p = NULL;
     plen = 0;
@@ -1039,6 +1359,8 @@ static int read_data_page(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_lea
     else if (spec->dict_out) spread_fixed(d->values.data + s0 * 4, 4, vb, s0, ns, nn);
     else if (spec->conv == ST_CV_BINARY || spec->conv == ST_CV_FLBA_BIN)
       spread_offsets((int32_t *)(void *)d->values.data + s0, vb, s0, ns, nn);
+    else if (fwd_shift > 0)
+      spread_fixed_fwd(d->values.data + s0 * spec->ow, spec->ow, vb, s0, ns, fwd_shift);
     else spread_fixed(d->values.data + s0 * spec->ow, spec->ow, vb, s0, ns, nn);
   }
   d->n_levels += n;
@@ -1086,7 +1408,9 @@ int st_pq_chunk_read(st_pq_colctx *c, const st_pq_leafspec *spec, const st_pq_co
   c->dict_n = -1;
   c->chunk_values = m->num_values;
   /* Pre-size string data from the chunk's uncompressed size (PLAIN data is
-     at most that; dictionary pages refine it in read_dict_page). */
+     at most that; dictionary pages refine it in read_dict_page).
+     d->bytes / d->dict_bytes keep an exact len, so a regrowth copies only
+     the bytes in use. */
   if ((spec->conv == ST_CV_BINARY || spec->conv == ST_CV_FLBA_BIN) &&
       m->total_uncompressed_size > 0) {
     uint64_t est = (uint64_t)m->total_uncompressed_size;
@@ -1094,7 +1418,7 @@ int st_pq_chunk_read(st_pq_colctx *c, const st_pq_leafspec *spec, const st_pq_co
     if (est > lim) est = lim;
     st_buf *sb = spec->dict_out ? &d->dict_bytes : &d->bytes;
     if (est < c->max_alloc / 2 && est < INT32_MAX) {
-      int rc0 = reserve_abs(sb, sb->len + (size_t)est, err);
+      int rc0 = st_buf_reserve(sb, (size_t)est, err);
       if (rc0) {
         st_mem_unref(mem);
         return rc0;

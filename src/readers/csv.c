@@ -25,6 +25,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ typedef struct csv_src {
   uint64_t consumed;        /* file bytes read                           */
   uint64_t member_left;     /* zip: compressed bytes left in the member  */
   uint64_t data_off;        /* zip: offset of the member's data          */
+  uint64_t member_size;     /* zip: compressed size (UINT64_MAX: unknown) */
 } csv_src;
 
 static int src_read_raw(csv_src *s, uint8_t *dst, size_t cap, size_t *got, st_error *err) {
@@ -97,6 +99,7 @@ static int src_zip_header(csv_src *s, st_error *err) {
     return st_fail(err, ST_ERR_IO, "zip: seek failed: %s", strerror(errno));
   s->data_off = 30 + nlen + xlen;
   s->member_left = (flags & 8) ? UINT64_MAX : csize;
+  s->member_size = s->member_left;
   s->kind = method == 8 ? SRC_ZIP_DEFLATE : SRC_ZIP_STORED;
   return 0;
 }
@@ -151,6 +154,10 @@ static int src_read(csv_src *s, uint8_t *dst, size_t cap, size_t *got, st_error 
     if (s->member_left < cap) cap = (size_t)s->member_left;
     if (!cap) {
       s->done = true;
+      uint8_t sig[4];
+      if (pread(s->fd, sig, 4, (off_t)(s->data_off + s->member_size)) == 4 && sig[0] == 'P' && sig[1] == 'K' &&
+          sig[2] == 3 && sig[3] == 4)
+        return st_fail(err, ST_ERR_UNSUPPORTED, "zip archives with several members are not supported yet");
       return 0;
     }
     ST_TRY(src_read_raw(s, dst, cap, got, err));
@@ -199,8 +206,7 @@ static int src_read(csv_src *s, uint8_t *dst, size_t cap, size_t *got, st_error 
       /* zip: the single member ended; another one is not supported */
       s->done = true;
       uint8_t sig[4];
-      if (s->member_left != UINT64_MAX && pread(s->fd, sig, 4, (off_t)(s->data_off + (s->consumed - s->data_off) -
-                                                                     s->z.avail_in)) == 4 &&
+      if (s->member_size != UINT64_MAX && pread(s->fd, sig, 4, (off_t)(s->data_off + s->member_size)) == 4 &&
           sig[0] == 'P' && sig[1] == 'K' && sig[2] == 3 && sig[3] == 4)
         return st_fail(err, ST_ERR_UNSUPPORTED, "zip archives with several members are not supported yet");
       break;
@@ -275,7 +281,8 @@ static bool word_eq(const uint8_t *p, size_t n, const char *w) {
 }
 
 /* Python float() syntax (without underscores); exact result. */
-static bool parse_f64(const uint8_t *p0, size_t n0, double *out, bool as_float) {
+/* check_only: validate the syntax, do not compute the value. */
+static bool parse_f64_(const uint8_t *p0, size_t n0, double *out, bool as_float, bool check_only) {
   const uint8_t *p = p0;
   size_t n = n0;
   trim(&p, &n);
@@ -329,6 +336,7 @@ static bool parse_f64(const uint8_t *p0, size_t n0, double *out, bool as_float) 
     if (eneg) e = -e;
   }
   if (i != n) return false;
+  if (check_only) return true;
   long e10 = e - frac;
   if (!as_float && !dropped && m < (1ull << 53) && e10 >= -22 && e10 <= 22) {
     double d = (double)m;
@@ -336,12 +344,37 @@ static bool parse_f64(const uint8_t *p0, size_t n0, double *out, bool as_float) 
     *out = neg ? -d : d;
     return true;
   }
+#if LDBL_MANT_DIG == 64 && defined(__x86_64__)
+  /* 16-19 digits: one correctly rounded x87 operation (m and 10^k, k <= 27,
+     are exact in a 64-bit mantissa), then the rounding to double is exact
+     unless the 64-bit result lies within 1 unit of a halfway point between
+     two doubles (low 11 bits 0x3ff..0x401): then strtod decides. */
+  if (!as_float && !dropped && e10 >= -27 && e10 <= 27) {
+    static const long double p10l[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+                                         1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+                                         1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+    long double x = (long double)m;
+    x = e10 < 0 ? x / p10l[-e10] : x * p10l[e10];
+    uint64_t mant;
+    memcpy(&mant, &x, 8);
+    unsigned low = (unsigned)(mant & 0x7ff);
+    if (m == 0 || low < 0x3ff || low > 0x401) {
+      double d = (double)x;
+      *out = neg ? -d : d;
+      return true;
+    }
+  }
+#endif
   char tmp[400];
   if (n >= sizeof tmp) return false;
   memcpy(tmp, p, n);
   tmp[n] = 0;
   *out = as_float ? (double)strtof(tmp, NULL) : strtod(tmp, NULL);
   return true;
+}
+
+static bool parse_f64(const uint8_t *p, size_t n, double *out, bool as_float) {
+  return parse_f64_(p, n, out, as_float, false);
 }
 
 static inline int parse_bool(const uint8_t *p, size_t n) {
@@ -493,6 +526,9 @@ static int tokenize(csv *c, int maxrec, int *nrec, bool *need_more, st_error *er
         for (;;) {
           const uint8_t *q = memchr(buf + pos, quote, len - pos);
           if (!q) {
+            if (c->eof)
+              return st_fail(err, ST_ERR_CORRUPT, "line %lld: quoted field not closed before the end of the file",
+                             (long long)(c->line + 1));
             incomplete = true;
             break;
           }
@@ -621,7 +657,7 @@ static void classify(csv *c, int k) {
       int64_t iv;
       double dv;
       if ((can & CAN_INT) && parse_i64(p, n, &iv)) m = CAN_INT | CAN_DBL;
-      else if ((can & CAN_DBL) && parse_f64(p, n, &dv, false)) m = CAN_DBL;
+      else if ((can & CAN_DBL) && parse_f64_(p, n, &dv, false, true)) m = CAN_DBL;
       if ((can & CAN_BOOL) && parse_bool(p, n) >= 0) m |= CAN_BOOL;
       can &= m;
     }
@@ -944,7 +980,7 @@ static int csv_open(st_input *in, st_error *err) {
   /* keep the header's field slots valid until the arrays are resized */
   ST_TRY(alloc_fields(c, ncols, K, err));
   if (infer) {
-    int64_t limit = o->infer_rows > 0 ? o->infer_rows : o->infer_rows < 0 ? INT64_MAX : in->batch_rows;
+    int64_t limit = o->infer_rows > 0 ? o->infer_rows : in->infer_all ? INT64_MAX : in->batch_rows;
     int64_t seen = 0;
     while (seen < limit) {
       int k;
@@ -957,13 +993,16 @@ static int csv_open(st_input *in, st_error *err) {
     for (int j = 0; j < ncols; j++) {
       csv_col *col = &c->cols[j];
       if (col->forced) continue;
-      if (!col->seen) col->type = o->infer_rows < 0 ? ST_T_NULL : ST_T_DOUBLE;
+      if (!col->seen) col->type = in->infer_all ? ST_T_NULL : ST_T_DOUBLE;
       else if (col->can & CAN_BOOL) col->type = ST_T_BOOL;
       else if (col->can & CAN_INT) col->type = ST_T_INT64;
       else if (col->can & CAN_DBL) col->type = ST_T_DOUBLE;
       else col->type = ST_T_STRING;
     }
-    if (o->infer_rows >= 0) ST_TRY(csv_restart(in, c, err));
+    if (!in->infer_all) {
+      ST_TRY(csv_restart(in, c, err));
+      ST_TRY(alloc_fields(c, ncols, K, err));
+    }
   }
   int rc = st_field_init(&in->raw, "", ST_T_STRUCT, false);
   for (int j = 0; j < ncols && !rc; j++) {
@@ -972,6 +1011,7 @@ static int csv_open(st_input *in, st_error *err) {
     if (ff) rc = st_field_copy(&f, ff);
     else rc = st_field_init(&f, c->cols[j].name, c->cols[j].type, true);
     if (!rc) {
+      if (f.type == ST_T_LARGE_STRING) f.type = ST_T_STRING;  /* built as string; input.c widens */
       f.nullable = true;
       rc = st_field_add_child(&in->raw, &f);
       st_field_clear(&f);
@@ -984,7 +1024,7 @@ static int csv_open(st_input *in, st_error *err) {
 static int csv_next(st_input *in, st_table **out, st_error *err) {
   csv *c = in->state;
   *out = NULL;
-  if (in->opt.infer_rows < 0) return 0;  /* inference-only open */
+  if (in->infer_all) return 0;  /* inference-only open */
   int64_t rows = 0;
   while (rows < in->batch_rows) {
     int k;
@@ -1004,7 +1044,6 @@ static int csv_next(st_input *in, st_table **out, st_error *err) {
   for (int i = 0; i < in->n_need && !rc; i++) {
     rc = finish_col(&c->cols[in->need[i]], &arr[i], err);
     fields[i] = in->raw.children[in->need[i]];  /* shallow: st_table_new copies */
-    if (fields[i].type == ST_T_LARGE_STRING) fields[i].type = ST_T_STRING;
   }
   if (rc) {
     for (int i = 0; i < in->n_need; i++) st_array_free(arr[i]);

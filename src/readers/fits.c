@@ -19,7 +19,10 @@
 **   - C/M complex: a fixed-size list of 2 (real, imaginary);
 **   - repeat > 1: fixed-size lists; TDIM (d1, ..., dk): nested fixed-size
 **     lists, dk outermost (numpy shape order).
-** P/Q variable-length arrays are not supported yet (clear error).
+**   - P/Q variable-length arrays (L B I J K E D A elements) become lists (A:
+**     strings), read row by row with cfitsio (which byte-swaps and scales).
+** A .gz
+** file is decompressed into memory by cfitsio.
 */
 #include <fitsio.h>
 #include <math.h>
@@ -28,7 +31,7 @@
 
 #include "readers/readers_int.h"
 
-enum { K_BOOL, K_BITS, K_INT, K_FLOAT, K_STRING };
+enum { K_BOOL, K_BITS, K_INT, K_FLOAT, K_STRING, K_VLA };
 
 typedef struct fits_col {
   char name[72];
@@ -48,6 +51,8 @@ typedef struct fits_col {
   double scal, zero;
   bool has_null;
   int64_t tnull;
+  int vla_type;             /* VLA: cfitsio datatype the elements are read as */
+  char vla_code;            /* VLA: element TFORM letter                  */
 } fits_col;
 
 typedef struct fits_state {
@@ -73,6 +78,8 @@ static int fits_bid(const char *path, const uint8_t *head, size_t n) {
   if (n >= 9 && !memcmp(head, "SIMPLE  =", 9)) return 90;
   if (st_rd_ends_with(path, ".fits") || st_rd_ends_with(path, ".fit") || st_rd_ends_with(path, ".fts"))
     return 40;
+  if (st_rd_ends_with(path, ".fits.gz") || st_rd_ends_with(path, ".fit.gz") || st_rd_ends_with(path, ".fts.gz"))
+    return 70;
   return 0;
 }
 
@@ -88,7 +95,7 @@ static bool key_double(fitsfile *fp, const char *key, double *v) {
 static int setup_col(fits_state *s, int i, st_error *err) {
   fits_col *c = &s->cols[i];
   int st = 0;
-  char key[16], val[FLEN_VALUE];
+  char key[24], val[FLEN_VALUE];
   snprintf(key, sizeof key, "TTYPE%d", i + 1);
   if (fits_read_key(s->fp, TSTRING, key, val, NULL, &st)) {
     st = 0;
@@ -126,9 +133,43 @@ static int setup_col(fits_state *s, int i, st_error *err) {
     case 'C': c->kind = K_FLOAT; c->es = 4; c->out = ST_T_FLOAT; c->bytes = 8 * r; c->cnt = 2 * r; break;
     case 'M': c->kind = K_FLOAT; c->es = 8; c->out = ST_T_DOUBLE; c->bytes = 16 * r; c->cnt = 2 * r; break;
     case 'A': c->kind = K_STRING; c->es = 1; c->out = ST_T_STRING; c->bytes = r; break;
-    case 'P': case 'Q':
-      return st_fail(err, ST_ERR_UNSUPPORTED, "FITS: column '%s': variable-length arrays (TFORM %s) are not supported yet",
-                     c->name, val);
+    case 'P': case 'Q': {
+      c->kind = K_VLA;
+      c->bytes = r * (c->code == 'P' ? 8 : 16);
+      c->cnt = 1;
+      c->vla_code = p[1];
+      double sc = 1, ze = 0;
+      snprintf(key, sizeof key, "TSCAL%d", i + 1);
+      key_double(s->fp, key, &sc);
+      snprintf(key, sizeof key, "TZERO%d", i + 1);
+      key_double(s->fp, key, &ze);
+      bool plain = sc == 1 && ze == 0;
+      switch (c->vla_code) {
+        case 'L': c->vla_type = TLOGICAL; c->out = ST_T_BOOL; c->es = 1; break;
+        case 'B': c->vla_type = TBYTE; c->out = ST_T_UINT8; c->es = 1;
+          if (sc == 1 && ze == -128) c->vla_type = TSBYTE, c->out = ST_T_INT8, plain = true;
+          break;
+        case 'I': c->vla_type = TSHORT; c->out = ST_T_INT16; c->es = 2;
+          if (sc == 1 && ze == 32768) c->vla_type = TUSHORT, c->out = ST_T_UINT16, plain = true;
+          break;
+        case 'J': c->vla_type = TINT; c->out = ST_T_INT32; c->es = 4;
+          if (sc == 1 && ze == 2147483648.0) c->vla_type = TUINT, c->out = ST_T_UINT32, plain = true;
+          break;
+        case 'K': c->vla_type = TLONGLONG; c->out = ST_T_INT64; c->es = 8;
+          if (sc == 1 && ze == 9223372036854775808.0) c->vla_type = TULONGLONG, c->out = ST_T_UINT64, plain = true;
+          break;
+        case 'E': c->vla_type = TFLOAT; c->out = ST_T_FLOAT; c->es = 4; break;
+        case 'D': c->vla_type = TDOUBLE; c->out = ST_T_DOUBLE; c->es = 8; break;
+        case 'A': c->vla_type = TSTRING; c->out = ST_T_STRING; c->es = 1; break;
+        default:
+          return st_fail(err, ST_ERR_UNSUPPORTED,
+                         "FITS: column '%s': variable-length arrays of '%c' (TFORM %s) are not supported yet", c->name,
+                         c->vla_code, val);
+      }
+      if (!plain && c->vla_type != TSTRING && c->vla_type != TLOGICAL)
+        c->vla_type = TDOUBLE, c->out = ST_T_DOUBLE, c->es = 8;
+      return 0;
+    }
     default:
       return st_fail(err, ST_ERR_CORRUPT, "FITS: column '%s': unknown TFORM '%s'", c->name, val);
   }
@@ -209,6 +250,16 @@ static int setup_col(fits_state *s, int i, st_error *err) {
 
 static int make_field(const fits_col *c, st_field *f) {
   st_field leaf;
+  if (c->kind == K_VLA && c->out != ST_T_STRING) {
+    if (st_field_init(&leaf, "item", c->out, false)) return ST_ERR_NOMEM;
+    if (st_field_init(f, c->name, ST_T_LIST, false) || st_field_add_child(f, &leaf)) {
+      st_field_clear(&leaf);
+      st_field_clear(f);
+      return ST_ERR_NOMEM;
+    }
+    st_field_clear(&leaf);
+    return 0;
+  }
   if (st_field_init(&leaf, c->ndim ? "item" : c->name, c->out, c->has_null)) return ST_ERR_NOMEM;
   for (int d = 0; d < c->ndim; d++) {
     st_field outer;
@@ -234,7 +285,10 @@ static int fits_open_(st_input *in, st_error *err) {
   ST_CHECK(s, err, ST_ERR_NOMEM, "out of memory");
   in->state = s;
   int st = 0;
-  if (fits_open_diskfile(&s->fp, in->path, READONLY, &st)) {
+  /* .gz: cfitsio decompresses into memory (fits_open_file, whose extended
+     file-name syntax is avoided for paths with brackets) */
+  bool gz = st_rd_ends_with(in->path, ".gz") && !strpbrk(in->path, "[]()");
+  if (gz ? fits_open_file(&s->fp, in->path, READONLY, &st) : fits_open_diskfile(&s->fp, in->path, READONLY, &st)) {
     s->fp = NULL;
     return fits_err(st, err, "cannot open");
   }
@@ -378,6 +432,37 @@ static int decode_chunk(fits_state *s, const fits_col *c, fits_acc *a, int64_t r
       }
     return 0;
   }
+  if (c->kind == K_VLA) {
+    for (int64_t r = 0; r < rows; r++) {
+      long long row = s->next_row + r + 1, len = 0, heap = 0;
+      int st = 0, anynul = 0;
+      if (fits_read_descriptll(s->fp, (int)(c - s->cols) + 1, row, &len, &heap, &st))
+        return fits_err(st, err, "reading a variable-length array descriptor");
+      ST_SAFETY(len >= 0 && (uint64_t)len <= (uint64_t)1 << 31, err, "FITS: column '%s', row %lld: bad array length %lld",
+                c->name, row, len);
+      if (c->vla_type == TSTRING) {
+        ST_TRY(st_buf_reserve(&a->data, (size_t)len + 1, err));
+        char *dst = (char *)a->data.data + a->data.len;
+        char *ptrs[1] = {dst};
+        if (len > 0 && fits_read_col(s->fp, TSTRING, (int)(c - s->cols) + 1, row, 1, 1, NULL, ptrs, &anynul, &st))
+          return fits_err(st, err, "reading a variable-length string");
+        size_t n = len > 0 ? strnlen(dst, (size_t)len) : 0;
+        while (n && dst[n - 1] == ' ') n--;
+        a->data.len += n;
+      } else if (len > 0) {
+        ST_TRY(st_buf_reserve(&a->data, (size_t)len * (size_t)c->es, err));
+        if (fits_read_col(s->fp, c->vla_type, (int)(c - s->cols) + 1, row, 1, len, NULL,
+                          a->data.data + a->data.len, &anynul, &st))
+          return fits_err(st, err, "reading a variable-length array");
+        a->data.len += (size_t)len * (size_t)c->es;
+      }
+      int64_t end = c->vla_type == TSTRING ? (int64_t)a->data.len : (int64_t)(a->data.len / (size_t)c->es);
+      ST_CHECK(end <= INT32_MAX, err, ST_ERR_LIMIT, "FITS: column '%s': over 2^31 values in a batch", c->name);
+      int32_t o = (int32_t)end;
+      ST_TRY(st_buf_append(&a->offs, &o, 4, err));
+    }
+    return 0;
+  }
   if (c->kind == K_BITS) {
     uint8_t *d = a->vals->data + row0 * cnt;
     const uint8_t *src = s->raw + c->off;
@@ -448,7 +533,36 @@ static int wrap_lists(const fits_col *c, int64_t rows, st_array **leaf, st_error
 static int finish_acc(const fits_col *c, fits_acc *a, int64_t rows, st_array **out, st_error *err) {
   int64_t n = rows * c->cnt;
   st_array *leaf = NULL;
-  if (c->kind == K_STRING) {
+  if (c->kind == K_VLA && c->out != ST_T_STRING) {
+    int64_t nv = a->offs.len / 4 ? (int64_t)((const int32_t *)a->offs.data)[a->offs.len / 4 - 1] : 0;
+    st_mem *vals;
+    if (c->out == ST_T_BOOL) {
+      vals = st_mem_new((size_t)(nv + 7) / 8 + 1);
+      if (!vals) return st_fail(err, ST_ERR_NOMEM, "out of memory");
+      memset(vals->data, 0, (size_t)(nv + 7) / 8 + 1);
+      for (int64_t i = 0; i < nv; i++)
+        if (a->data.data[i]) vals->data[i >> 3] |= (uint8_t)(1u << (i & 7));
+      st_buf_free(&a->data);
+    } else {
+      vals = st_buf_detach(&a->data);
+    }
+    st_mem *o = st_buf_detach(&a->offs);
+    st_array *child = vals ? st_rd_array(nv, vals, NULL, 0) : NULL;
+    st_array *l = o ? st_rd_array(rows, o, NULL, 0) : NULL;
+    if (l) l->children = calloc(1, sizeof(st_array *));
+    if (!child || !l || !l->children) {
+      if (!vals || !child) st_mem_unref(vals);
+      if (!l) st_mem_unref(o);
+      st_array_free(child);
+      st_array_free(l);
+      return st_fail(err, ST_ERR_NOMEM, "out of memory");
+    }
+    l->n_children = 1;
+    l->children[0] = child;
+    *out = l;
+    return 0;
+  }
+  if (c->kind == K_STRING || c->kind == K_VLA) {
     st_mem *o = st_buf_detach(&a->offs), *d = st_buf_detach(&a->data);
     if (!o || !d) {
       st_mem_unref(o);
@@ -518,7 +632,7 @@ static int fits_next(st_input *in, st_table **out, st_error *err) {
   for (int i = 0; i < nn && !rc; i++) {
     const fits_col *c = &s->cols[in->need[i]];
     fields[i] = in->raw.children[in->need[i]];
-    if (c->kind == K_STRING) {
+    if (c->kind == K_STRING || c->kind == K_VLA) {
       int32_t z = 0;
       rc = st_buf_append(&acc[i].offs, &z, 4, err);
       continue;

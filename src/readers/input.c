@@ -10,6 +10,7 @@
 ** per column) and the filename column (one memset-like fill per batch).
 */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -75,7 +76,8 @@ const st_field *st_rd_forced(const st_input *in, const char *name) {
   const st_field *s = in->opt.schema;
   if (!s) return NULL;
   for (int i = 0; i < s->n_children; i++)
-    if (s->children[i].name && !strcmp(s->children[i].name, name)) return &s->children[i];
+    if (s->children[i].name && !strcmp(s->children[i].name, name))
+      return s->children[i].type == ST_T_NULL ? NULL : &s->children[i];
   return NULL;
 }
 
@@ -165,6 +167,7 @@ static int int_bits(st_type_id t) {
 /* Can values of type `from` be converted to `to` without loss of kind? */
 static bool cast_ok(const st_field *from, const st_field *to) {
   if (from->type == to->type) return true;
+  if (from->type == ST_T_STRING && to->type == ST_T_LARGE_STRING) return true;
   if (is_int(from->type) && is_int(to->type)) {
     int fb = int_bits(from->type), tb = int_bits(to->type);
     if (is_signed(from->type) == is_signed(to->type)) return tb >= fb;
@@ -205,6 +208,30 @@ static inline int64_t load_int(const uint8_t *p, st_type_id t, int64_t i) {
 static int cast_array(const st_field *from, const st_field *to, st_array **pa, st_error *err) {
   st_array *a = *pa;
   if (from->type == to->type) return 0;
+  if (to->type == ST_T_LARGE_STRING) {
+    /* int32 -> int64 offsets; the bytes are shared */
+    int64_t n = a->length;
+    st_mem *m = st_mem_new((size_t)(n + 1) * 8);
+    ST_CHECK(m, err, ST_ERR_NOMEM, "out of memory (cast)");
+    const int32_t *o32 = (const int32_t *)a->buf[1] + a->offset;
+    int64_t *o64 = (int64_t *)m->data;
+    for (int64_t i = 0; i <= n; i++) o64[i] = o32[i];
+    st_mem_unref(a->mem[1]);
+    a->mem[1] = m;
+    a->buf[1] = m->data;
+    if (a->offset && a->buf[0]) {
+      st_mem *v = st_mem_new((size_t)(n + 7) / 8 + 1);
+      if (!v) return st_fail(err, ST_ERR_NOMEM, "out of memory (cast)");
+      memset(v->data, 0, (size_t)(n + 7) / 8 + 1);
+      for (int64_t i = 0; i < n; i++)
+        if (st_array_is_valid(a, i)) v->data[i >> 3] |= (uint8_t)(1u << (i & 7));
+      st_mem_unref(a->mem[0]);
+      a->mem[0] = v;
+      a->buf[0] = v->data;
+    }
+    a->offset = 0;
+    return 0;
+  }
   int w = st_type_byte_width(to);
   int64_t n = a->length;
   st_mem *m = st_mem_new((size_t)(n ? n : 1) * (size_t)w);
@@ -331,8 +358,8 @@ static int build_output(st_input *in, st_error *err) {
           break;
         }
       if (k < 0) {
+        if (in->fname_value && !strcmp(o->columns[i], o->filename_column)) continue;
         free(order);
-        if (o->filename_column && !strcmp(o->columns[i], o->filename_column)) continue;
         return st_fail(err, ST_ERR_NOTFOUND, "%s: no column '%s'", in->path, o->columns[i]);
       }
       bool dup = false;
@@ -403,7 +430,17 @@ static int build_output(st_input *in, st_error *err) {
   return 0;
 }
 
+static int open_impl(const char *path, const st_input_options *opt, bool infer_only, st_input **out,
+                     st_error *err);
+
 int st_input_open(const char *path, const st_input_options *opt, st_input **out, st_error *err) {
+  st_error local_err;
+  if (!err) err = &local_err;
+  return open_impl(path, opt, false, out, err);
+}
+
+static int open_impl(const char *path, const st_input_options *opt, bool infer_only, st_input **out,
+                     st_error *err) {
   *out = NULL;
   ST_CHECK(path, err, ST_ERR_INVALID, "st_input_open: no path");
   st_input *in = calloc(1, sizeof *in);
@@ -415,6 +452,7 @@ int st_input_open(const char *path, const st_input_options *opt, st_input **out,
     in->opt.struct_size = sizeof *opt;
   }
   in->num_rows = -1;
+  in->infer_all = infer_only;
   in->batch_rows = in->opt.batch_rows > 0 ? in->opt.batch_rows : ST_DEFAULT_BATCH;
   in->path = st_strdup(path);
   int rc = in->path ? 0 : st_fail(err, ST_ERR_NOMEM, "out of memory");
@@ -433,18 +471,9 @@ int st_input_open(const char *path, const st_input_options *opt, st_input **out,
   return 0;
 }
 
-/* Internal: open for whole-file inference (st_input_infer_schema). */
+/* Internal: open for schema inference only (CSV: scan infer_rows rows, 0 = all). */
 static int open_infer(const char *path, const st_input_options *opt, st_input **out, st_error *err) {
-  st_input_options o;
-  st_input_options_init(&o);
-  if (opt) {
-    size_t n = opt->struct_size && opt->struct_size < sizeof o ? opt->struct_size : sizeof o;
-    memcpy(&o, opt, n);
-    o.struct_size = sizeof o;
-  }
-  /* st_input_open with a marker: infer_rows < 0 means "whole file". */
-  if (o.infer_rows == 0) o.infer_rows = -1;
-  return st_input_open(path, &o, out, err);
+  return open_impl(path, opt, true, out, err);
 }
 
 const st_field *st_input_schema(const st_input *in) { return &in->schema; }
@@ -496,6 +525,8 @@ static int const_string(const char *s, int64_t n, st_array **out, st_error *err)
 }
 
 int st_input_next(st_input *in, st_table **batch, st_error *err) {
+  st_error local_err;
+  if (!err) err = &local_err;
   *batch = NULL;
   st_table *raw = NULL;
   int rc = in->fmt->next(in, &raw, err);
@@ -567,6 +598,8 @@ static int unify_type(const st_field *a, const st_field *b, st_field *out) {
 
 int st_schema_unify(const st_field *a, const char *name_a, const st_field *b, const char *name_b,
                     st_field *out, st_error *err) {
+  st_error local_err;
+  if (!err) err = &local_err;
   memset(out, 0, sizeof *out);
   name_a = name_a ? name_a : "the first schema";
   name_b = name_b ? name_b : "the second schema";
@@ -609,8 +642,18 @@ int st_schema_unify(const st_field *a, const char *name_a, const st_field *b, co
   return 0;
 }
 
+void st_schema_finalize_nulls(st_field *schema) {
+  for (int i = 0; i < schema->n_children; i++)
+    if (schema->children[i].type == ST_T_NULL) {
+      schema->children[i].type = ST_T_DOUBLE;
+      schema->children[i].nullable = true;
+    }
+}
+
 int st_input_infer_schema(const char *const *paths, int n_paths, const st_input_options *opt,
                           st_field *out, st_error *err) {
+  st_error local_err;
+  if (!err) err = &local_err;
   memset(out, 0, sizeof *out);
   ST_CHECK(n_paths > 0, err, ST_ERR_INVALID, "infer schema: no input files");
   st_field acc;
@@ -660,11 +703,9 @@ int st_input_infer_schema(const char *const *paths, int n_paths, const st_input_
     return rc;
   }
   /* columns that were null everywhere: double, as pandas */
-  for (int i = 0; i < acc.n_children; i++)
-    if (acc.children[i].type == ST_T_NULL) {
-      acc.children[i].type = ST_T_DOUBLE;
-      acc.children[i].nullable = true;
-    }
+  if (!(opt && opt->struct_size >= offsetof(st_input_options, keep_null_type) + sizeof(bool) &&
+        opt->keep_null_type))
+    st_schema_finalize_nulls(&acc);
   *out = acc;
   return 0;
 }

@@ -1,4 +1,4 @@
-"""ctypes bindings of skytile/readers.h for the reader tests (tests/test_readers*.py)."""
+"""ctypes bindings of skytile/readers.h shared by the reader tests (no tests here; imported by tests/test_readers.py)."""
 import ctypes
 
 import pyarrow as pa
@@ -22,7 +22,8 @@ class Options(ctypes.Structure):
         ("schema", vp), ("columns", cpp), ("n_columns", ctypes.c_int),
         ("drop_columns", cpp), ("n_drop", ctypes.c_int), ("keep_pandas_index", ctypes.c_bool),
         ("fits_hdu", ctypes.c_int), ("batch_rows", ctypes.c_int64), ("filename_regex", ctypes.c_char_p),
-        ("filename_column", ctypes.c_char_p), ("max_line_bytes", ctypes.c_uint64)]
+        ("filename_column", ctypes.c_char_p), ("max_line_bytes", ctypes.c_uint64),
+        ("keep_null_type", ctypes.c_bool)]
 
 
 class ArrowSchema(ctypes.Structure):
@@ -169,6 +170,10 @@ class Field:
 
     def ptr(self):
         return ctypes.addressof(self.buf)
+
+    @property
+    def field(self):
+        return self.ptr()
 
     def to_arrow_schema(self):
         """The STRUCT field's children as a pyarrow schema (via an empty array export)."""
