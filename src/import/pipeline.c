@@ -287,11 +287,15 @@ static int finish(st_imp_ctx *c, st_error *err) {
 static int infer_schema(st_imp_ctx *c, st_error *err) {
   const st_import_options *o = c->o;
   int have = 0, first = -1;
+  /* A column that is empty in one file stays null-typed until all files are
+  ** unified, so it takes its type from the files that have values. */
+  st_input_options iopt = c->in_opt;
+  iopt.keep_null_type = true;
   for (int f = 0; f < o->n_inputs; f++) {
     st_field one, u;
     st_error e = {0};
     const char *path = o->inputs[f];
-    if (st_input_infer_schema(&path, 1, &c->in_opt, &one, &e)) {
+    if (st_input_infer_schema(&path, 1, &iopt, &one, &e)) {
       c->failed[f] = 1;
       st_imp_file_failed(c, f, &e);
       continue;
@@ -310,6 +314,7 @@ static int infer_schema(st_imp_ctx *c, st_error *err) {
   if (!have)
     return st_fail(err, ST_ERR_CORRUPT, "%d input file%s failed: %s", c->nfailed,
                    c->nfailed > 1 ? "s" : "", c->failed_list);
+  st_schema_finalize_nulls(&c->schema);
   return 0;
 }
 
