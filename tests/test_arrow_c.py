@@ -18,62 +18,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from conftest import BUILD, SAN
+import stlib
+from stlib import ArrowArray, ArrowSchema, StError
 
-pytestmark = pytest.mark.skipif(SAN, reason="an ASan libskytile.so cannot be loaded into Python")
-
-
-class ArrowSchema(ctypes.Structure):
-    pass
-
-
-ArrowSchema._fields_ = [
-    ("format", ctypes.c_char_p), ("name", ctypes.c_char_p), ("metadata", ctypes.c_void_p),
-    ("flags", ctypes.c_int64), ("n_children", ctypes.c_int64),
-    ("children", ctypes.POINTER(ctypes.POINTER(ArrowSchema))),
-    ("dictionary", ctypes.POINTER(ArrowSchema)), ("release", ctypes.c_void_p),
-    ("private_data", ctypes.c_void_p)]
-
-
-class ArrowArray(ctypes.Structure):
-    pass
-
-
-ArrowArray._fields_ = [
-    ("length", ctypes.c_int64), ("null_count", ctypes.c_int64), ("offset", ctypes.c_int64),
-    ("n_buffers", ctypes.c_int64), ("n_children", ctypes.c_int64),
-    ("buffers", ctypes.POINTER(ctypes.c_void_p)),
-    ("children", ctypes.POINTER(ctypes.POINTER(ArrowArray))),
-    ("dictionary", ctypes.POINTER(ArrowArray)), ("release", ctypes.c_void_p),
-    ("private_data", ctypes.c_void_p)]
-
-
-class StError(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("msg", ctypes.c_char * 1024)]
+pytestmark = stlib.needs_lib
 
 
 @pytest.fixture(scope="module")
 def lib():
-    so = BUILD / "libskytile.so"
-    if not so.exists():
-        pytest.fail(f"{so} not built")
-    return load_lib(so)
-
-
-def load_lib(so):
-    L = ctypes.CDLL(str(so))
-    vp = ctypes.c_void_p
-    L.st_table_import_arrow.argtypes = [vp, vp, ctypes.POINTER(vp), vp]
-    L.st_table_export_arrow.argtypes = [vp, vp, vp, vp]
-    L.st_table_free.argtypes = [vp]
-    L.st_table_write_csv_path.argtypes = [vp, ctypes.c_char_p, ctypes.c_bool, ctypes.c_bool, vp]
-    L.st_table_write_jsonl_path.argtypes = [vp, ctypes.c_char_p, ctypes.c_bool, vp]
-    L.st_table_validate.argtypes = [vp, vp]
-    L.st_array_import_arrow.argtypes = [vp, vp, vp, ctypes.POINTER(vp), vp]
-    L.st_array_export_arrow.argtypes = [vp, vp, vp, vp, vp]
-    L.st_array_free.argtypes = [vp]
-    L.st_field_clear.argtypes = [vp]
-    return L
+    return stlib.lib()
 
 
 def addr(x):
@@ -93,11 +46,7 @@ def to_table(lib, batch):
 
 
 def from_table(lib, t):
-    s, a = ArrowSchema(), ArrowArray()
-    err = StError()
-    rc = lib.st_table_export_arrow(t, addr(s), addr(a), ctypes.byref(err))
-    assert rc == 0, err.msg.decode()
-    return s, a
+    return stlib.export_arrow(t)
 
 
 def roundtrip(lib, batch, free_first=True):
@@ -579,8 +528,6 @@ def _check_same_values(out, want):
 
 
 def test_take_matches_pyarrow(lib):
-    lib.st_table_take.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_void_p),
-                                  ctypes.c_void_p]
     b = every_type_batch(n=50, seed=21).slice(3, 40)
     rng = np.random.default_rng(4)
     idx = rng.integers(-1, b.num_rows, 300).astype(np.int64)
@@ -603,11 +550,6 @@ def test_take_matches_pyarrow(lib):
 
 
 def test_concat_slice_select_match_pyarrow(lib):
-    lib.st_table_concat.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p]
-    lib.st_table_slice.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.c_void_p),
-                                   ctypes.c_void_p]
-    lib.st_table_select_columns.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
-                                            ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p]
     b = every_type_batch(n=45, seed=8)
     parts = [b.slice(0, 7), b.slice(5, 19), b.slice(44, 1), b.slice(9, 0), b.slice(13, 30)]
     tabs = (ctypes.c_void_p * len(parts))(*[to_table(lib, p).value for p in parts])

@@ -7,13 +7,10 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import BUILD, SAN
+import stlib
+from stlib import StError
 
-pytestmark = pytest.mark.skipif(SAN, reason="an ASan libskytile.so cannot be loaded into Python")
-
-
-class StError(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("msg", ctypes.c_char * 1024)]
+pytestmark = stlib.needs_lib
 
 
 class Partition(ctypes.Structure):
@@ -29,22 +26,7 @@ class File(ctypes.Structure):
 
 @pytest.fixture(scope="module")
 def lib():
-    L = ctypes.CDLL(str(BUILD / "libskytile.so"))
-    vp = ctypes.c_void_p
-    L.st_catalog_open.argtypes = [ctypes.c_char_p, vp, ctypes.POINTER(vp), ctypes.POINTER(StError)]
-    L.st_catalog_close.argtypes = [vp]
-    L.st_catalog_n_partitions.argtypes = [vp]
-    L.st_catalog_n_files.argtypes = [vp]
-    L.st_catalog_partition.argtypes = [vp, ctypes.c_int, ctypes.POINTER(Partition), ctypes.POINTER(StError)]
-    L.st_catalog_file_info.argtypes = [vp, ctypes.c_int, ctypes.POINTER(File), ctypes.POINTER(StError)]
-    L.st_catalog_metadata.argtypes = [vp]
-    L.st_catalog_metadata.restype = vp
-    L.st_catalog_open_subcatalog.argtypes = [vp, ctypes.c_char_p, vp, ctypes.POINTER(vp), ctypes.POINTER(StError)]
-    L.st_catalog_property.argtypes = [vp, ctypes.c_char_p]
-    L.st_catalog_property.restype = ctypes.c_char_p
-    L.st_catalog_type.argtypes = [vp]
-    L.st_catalog_type.restype = ctypes.c_char_p
-    return L
+    return stlib.lib()
 
 
 def open_cat(lib, path):

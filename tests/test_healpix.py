@@ -6,12 +6,14 @@ every mode with smaller point counts.
 """
 import ctypes
 import os
-from ctypes import POINTER, c_char, c_double, c_int, c_int64
+from ctypes import POINTER, c_double, c_int, c_int64
 
 import numpy as np
 import pytest
 
-from conftest import BUILD, SAN, run_skytile
+import stlib
+from conftest import SAN, run_skytile
+from stlib import StError
 
 hp = pytest.importorskip("healpy")
 
@@ -19,10 +21,6 @@ NPIX29 = 12 << 58
 # Property tests draw random regions from fixed seeds; set SKYTILE_TEST_SEED to
 # explore other draws (e.g. in a loop) without editing the tests.
 SEED = int(os.environ.get("SKYTILE_TEST_SEED", "0"))
-
-
-class StError(ctypes.Structure):
-    _fields_ = [("code", c_int), ("msg", c_char * 1024)]
 
 
 class StMoc(ctypes.Structure):
@@ -38,39 +36,7 @@ I64 = POINTER(c_int64)
 def lib():
     if SAN:
         pytest.skip("the ASan build cannot be loaded with ctypes")
-    L = ctypes.CDLL(str(BUILD / "libskytile.so"))
-    E = POINTER(StError)
-    M = POINTER(StMoc)
-    sig = {
-        "st_hpx_ang2pix_batch": [c_int, D, D, c_int64, I64, E],
-        "st_hpx_pix2ang_batch": [c_int, I64, c_int64, D, D, E],
-        "st_hpx_ang2pix": [c_int, c_double, c_double, I64, E],
-        "st_hpx_neighbours": [c_int, c_int64, I64, E],
-        "st_hpx_vec2pix": [c_int, D, I64, E],
-        "st_hpx_pix2vec": [c_int, c_int64, D, E],
-        "st_hpx_nest2ring": [c_int, c_int64, I64, E],
-        "st_hpx_ring2nest": [c_int, c_int64, I64, E],
-        "st_hpx_corners": [c_int, c_int64, D, D, E],
-        "st_hpx_cone_moc": [c_int, c_double, c_double, c_double, M, E],
-        "st_hpx_box_moc": [c_int, c_double, c_double, c_double, c_double, M, E],
-        "st_hpx_polygon_moc": [c_int, D, D, c_int, M, E],
-        "st_moc_init": [M, c_int],
-        "st_moc_free": [M],
-        "st_moc_npix": [M, c_int],
-        "st_moc_pixels": [M, c_int, I64, c_int64, I64, E],
-    }
-    for name, args in sig.items():
-        f = getattr(L, name)
-        f.argtypes = args
-        f.restype = c_int
-    L.st_moc_npix.restype = c_int64
-    L.st_moc_init.restype = None
-    L.st_moc_free.restype = None
-    L.st_hpx_separation.argtypes = [c_double] * 4
-    L.st_hpx_separation.restype = c_double
-    L.st_hpx_max_pixrad.argtypes = [c_int]
-    L.st_hpx_max_pixrad.restype = c_double
-    return L
+    return stlib.lib()
 
 
 def _p(a, t):

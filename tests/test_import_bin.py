@@ -14,12 +14,14 @@ ctypes cannot load the ASan build: these tests skip under SKYTILE_SAN=1
 import ctypes
 import os
 import warnings
-from ctypes import POINTER, c_bool, c_char, c_int, c_int32, c_int64
+from ctypes import POINTER, c_bool, c_int, c_int32, c_int64
 
 import numpy as np
 import pytest
 
-from conftest import BUILD, SAN, SHARED
+import stlib
+from conftest import SAN, SHARED
+from stlib import StError
 
 hp = pytest.importorskip("healpy")
 ps = pytest.importorskip("hats.pixel_math.partition_stats")
@@ -30,10 +32,6 @@ SEED = int(os.environ.get("SKYTILE_TEST_SEED", "0"))
 FIX = SHARED / "fixtures" / "hats-import"
 
 
-class StError(ctypes.Structure):
-    _fields_ = [("code", c_int), ("msg", c_char * 1024)]
-
-
 class Opts(ctypes.Structure):
     _fields_ = [("highest_order", c_int), ("lowest_order", c_int), ("constant_order", c_int),
                 ("threshold", c_int64), ("drop_empty_siblings", c_bool),
@@ -42,8 +40,7 @@ class Opts(ctypes.Structure):
                 ("n_existing", c_int64)]
 
 
-class Part(ctypes.Structure):
-    _fields_ = [("order", c_int), ("pixel", c_int64), ("rows", c_int64)]
+Part = stlib.BinPartition
 
 
 class Result(ctypes.Structure):
@@ -51,19 +48,11 @@ class Result(ctypes.Structure):
                 ("parts", POINTER(Part)), ("nparts", c_int64), ("total_rows", c_int64)]
 
 
-def lib_sig(L):
-    """Declare st_bin's signature on a loaded libskytile."""
-    L.st_bin.argtypes = [POINTER(c_int64), POINTER(Opts), POINTER(Result), POINTER(StError)]
-    L.st_bin.restype = c_int
-    L.st_bin_result_free.argtypes = [POINTER(Result)]
-    return L
-
-
 @pytest.fixture(scope="module")
 def lib():
     if SAN:
         pytest.skip("the ASan build cannot be loaded with ctypes")
-    return lib_sig(ctypes.CDLL(str(BUILD / "libskytile.so")))
+    return stlib.lib()
 
 
 def c_bin(lib, hist, highest, lowest=0, threshold=1_000_000, drop=False, bytes_hist=None,

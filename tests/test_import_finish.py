@@ -9,12 +9,14 @@ astropy.  Skipped under SKYTILE_SAN=1 (ctypes cannot load the ASan build).
 import ctypes
 import math
 import os
-from ctypes import POINTER, c_char, c_char_p, c_double, c_int, c_int64
+from ctypes import POINTER, c_char_p, c_double, c_int, c_int64
 
 import numpy as np
 import pytest
 
-from conftest import BUILD, SAN, SHARED
+import stlib
+from conftest import SAN, SHARED
+from stlib import StError
 
 hp = pytest.importorskip("healpy")
 fits = pytest.importorskip("astropy.io.fits")
@@ -28,12 +30,7 @@ SEED = int(os.environ.get("SKYTILE_TEST_SEED", "0"))
 FIX = SHARED / "fixtures" / "hats-import"
 
 
-class StError(ctypes.Structure):
-    _fields_ = [("code", c_int), ("msg", c_char * 1024)]
-
-
-class Part(ctypes.Structure):
-    _fields_ = [("order", c_int), ("pixel", c_int64), ("rows", c_int64)]
+Part = stlib.BinPartition
 
 
 class Props(ctypes.Structure):
@@ -49,22 +46,13 @@ class Props(ctypes.Structure):
 
 
 I64 = POINTER(c_int64)
-E = POINTER(StError)
 
 
 @pytest.fixture(scope="module")
 def lib():
     if SAN:
         pytest.skip("the ASan build cannot be loaded with ctypes")
-    L = ctypes.CDLL(str(BUILD / "libskytile.so"))
-    L.st_import_write_partition_info.argtypes = [c_char_p, POINTER(Part), c_int64, E]
-    L.st_import_write_healpix_fits.argtypes = [c_char_p, I64, c_int, E]
-    L.st_import_write_skymaps.argtypes = [c_char_p, I64, c_int, POINTER(c_int), c_int, E]
-    L.st_import_sky_fraction.argtypes = [POINTER(Part), c_int64]
-    L.st_import_sky_fraction.restype = c_double
-    L.st_import_props_init.argtypes = [POINTER(Props)]
-    L.st_import_write_properties.argtypes = [c_char_p, POINTER(Props), E]
-    return L
+    return stlib.lib()
 
 
 def ok(rc, e):
@@ -417,7 +405,6 @@ def test_matches_a_hats_import_run(lib, tmp_path, drop, thr, hi, lo):
     df = pd.read_csv(csv)
     hist = np.bincount(radec2pix(hi, df.source_ra.values, df.source_dec.values),
                        minlength=12 * 4**hi).astype(np.int64)
-    tb.lib_sig(lib)
     _, _, parts = tb.c_bin(lib, hist, hi, lowest=lo, threshold=thr, drop=drop)
     want = PartitionInfo.read_from_dir(theirs).get_healpix_pixels()
     assert [(o, p) for o, p, _ in parts] == [(p.order, p.pixel) for p in want]

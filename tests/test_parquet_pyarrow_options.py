@@ -19,7 +19,8 @@ import decimal
 
 import pytest
 
-from conftest import BUILD, SAN, SKYTILE
+from conftest import SAN, SKYTILE
+import stlib
 from test_parquet_cli import assert_rows_equal, cat, expected_rows, json_rows
 
 pa = pytest.importorskip("pyarrow")
@@ -327,67 +328,18 @@ def test_cli_jsonl(outdir, case):
 
 # ---- 2: Arrow C Data export through ctypes -------------------------------------------------------
 
-class StError(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("msg", ctypes.c_char * 1024)]
-
-
-class StReadOptions(ctypes.Structure):  # st_pq_read_options (include/skytile/parquet.h)
-    _fields_ = [("struct_size", ctypes.c_size_t), ("max_alloc", ctypes.c_uint64),
-                ("verify_crc", ctypes.c_bool), ("keep_dictionary", ctypes.c_bool)]
-
-
-_LIB = None
-
-
-def lib():
-    global _LIB
-    if _LIB is None:
-        so = BUILD / "libskytile.so"
-        if not so.exists():
-            pytest.skip(f"{so} not built")
-        L = ctypes.CDLL(str(so))
-        vp, pvp, perr = ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(StError)
-        L.st_pq_open.argtypes = [ctypes.c_char_p, vp, pvp, perr]
-        L.st_pq_open.restype = ctypes.c_int
-        L.st_pq_read.argtypes = [vp, vp, ctypes.c_int, vp, ctypes.c_int, pvp, perr]
-        L.st_pq_read.restype = ctypes.c_int
-        L.st_table_export_arrow.argtypes = [vp, vp, vp, perr]
-        L.st_table_export_arrow.restype = ctypes.c_int
-        L.st_table_free.argtypes = [vp]
-        L.st_table_free.restype = None
-        L.st_pq_close.argtypes = [vp]
-        L.st_pq_close.restype = None
-        L.st_pq_read_options_init.argtypes = [ctypes.POINTER(StReadOptions)]
-        L.st_pq_read_options_init.restype = None
-        _LIB = L
-    return _LIB
-
-
 def read_via_arrow_export(path, keep_dictionary=False, verify_crc=False):
     """skytile's read of the whole file as a pyarrow RecordBatch (zero-copy export)."""
-    L = lib()
-    err = StError()
-    opt = StReadOptions()
-    L.st_pq_read_options_init(ctypes.byref(opt))
-    assert opt.struct_size == ctypes.sizeof(StReadOptions), "st_pq_read_options layout changed"
+    opt = stlib.PqReadOptions()
+    stlib.lib().st_pq_read_options_init(ctypes.byref(opt))
+    assert opt.struct_size == ctypes.sizeof(stlib.PqReadOptions), "st_pq_read_options layout changed"
     opt.keep_dictionary = keep_dictionary
     opt.verify_crc = verify_crc
-    reader, table = ctypes.c_void_p(), ctypes.c_void_p()
-    rc = L.st_pq_open(str(path).encode(), ctypes.byref(opt), ctypes.byref(reader), ctypes.byref(err))
-    assert rc == 0, f"st_pq_open: {rc} {err.msg.decode(errors='replace')}"
+    table = stlib.pq_read_st(path, options=opt)
     try:
-        rc = L.st_pq_read(reader, None, 0, None, 0, ctypes.byref(table), ctypes.byref(err))
-        assert rc == 0, f"st_pq_read: {rc} {err.msg.decode(errors='replace')}"
+        return stlib.export_batch(table)
     finally:
-        L.st_pq_close(reader)
-    c_schema = ctypes.create_string_buffer(72)   # struct ArrowSchema
-    c_array = ctypes.create_string_buffer(80)    # struct ArrowArray
-    try:
-        rc = L.st_table_export_arrow(table, c_schema, c_array, ctypes.byref(err))
-        assert rc == 0, f"st_table_export_arrow: {rc} {err.msg.decode(errors='replace')}"
-    finally:
-        L.st_table_free(table)  # the export keeps its own references
-    return pa.RecordBatch._import_from_c(ctypes.addressof(c_array), ctypes.addressof(c_schema))
+        stlib.lib().st_table_free(table)  # the export keeps its own references
 
 
 def compatible(got, want, any_unit=False):

@@ -22,7 +22,9 @@ import math
 
 import pytest
 
-from conftest import BUILD, SAN, SHARED, run_skytile
+from conftest import SAN, SHARED, run_skytile
+import stlib
+from stlib import SkytileError
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -44,79 +46,16 @@ GOOD_CRC = {"datapage_v1-snappy-compressed-checksum.parquet", "datapage_v1-uncom
 
 # ---- ctypes binding ---------------------------------------------------------------------------
 
-class StError(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("msg", ctypes.c_char * 1024)]
-
-
-class Options(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_size_t), ("max_alloc", ctypes.c_uint64),
-                ("verify_crc", ctypes.c_bool), ("keep_dictionary", ctypes.c_bool)]
-
-
-_LIB = None
-
-
-def lib():
-    global _LIB
-    if _LIB is None:
-        so = BUILD / "libskytile.so"
-        if not so.exists():
-            pytest.skip(f"{so} not built")
-        L = ctypes.CDLL(str(so))
-        vp, pvp, perr = ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(StError)
-        L.st_pq_read_options_init.argtypes = [ctypes.POINTER(Options)]
-        L.st_pq_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(Options), pvp, perr]
-        L.st_pq_open.restype = ctypes.c_int
-        L.st_pq_read.argtypes = [vp, vp, ctypes.c_int, vp, ctypes.c_int, pvp, perr]
-        L.st_pq_read.restype = ctypes.c_int
-        L.st_pq_close.argtypes = [vp]
-        L.st_pq_num_row_groups.argtypes = [vp]
-        L.st_pq_num_row_groups.restype = ctypes.c_int
-        L.st_table_export_arrow.argtypes = [vp, vp, vp, perr]
-        L.st_table_export_arrow.restype = ctypes.c_int
-        L.st_table_free.argtypes = [vp]
-        _LIB = L
-    return _LIB
-
-
-class SkytileError(Exception):
-    def __init__(self, code, msg):
-        super().__init__(f"[{code}] {msg}")
-        self.code, self.msg = code, msg
-
-
 def sk_read(path, verify_crc=False, keep_dictionary=False, row_groups=None, columns=None,
             max_alloc=0):
     """Read a file with skytile; returns a pyarrow.Table (one batch)."""
-    L = lib()
-    opt = Options()
-    L.st_pq_read_options_init(ctypes.byref(opt))
+    opt = stlib.PqReadOptions()
+    stlib.lib().st_pq_read_options_init(ctypes.byref(opt))
     opt.verify_crc = verify_crc
     opt.keep_dictionary = keep_dictionary
     if max_alloc:
         opt.max_alloc = max_alloc
-    err = StError()
-    r = ctypes.c_void_p()
-    if L.st_pq_open(str(path).encode(), ctypes.byref(opt), ctypes.byref(r), ctypes.byref(err)):
-        raise SkytileError(err.code, err.msg.decode(errors="replace"))
-    try:
-        t = ctypes.c_void_p()
-        rg = (ctypes.c_int * len(row_groups))(*row_groups) if row_groups else None
-        cols = (ctypes.c_int * len(columns))(*columns) if columns else None
-        if L.st_pq_read(r, rg, len(row_groups or []), cols, len(columns or []), ctypes.byref(t),
-                        ctypes.byref(err)):
-            raise SkytileError(err.code, err.msg.decode(errors="replace"))
-        try:
-            schema = ctypes.create_string_buffer(256)
-            array = ctypes.create_string_buffer(256)
-            if L.st_table_export_arrow(t, schema, array, ctypes.byref(err)):
-                raise SkytileError(err.code, err.msg.decode(errors="replace"))
-            batch = pa.RecordBatch._import_from_c(ctypes.addressof(array), ctypes.addressof(schema))
-            return pa.Table.from_batches([batch])
-        finally:
-            L.st_table_free(t)
-    finally:
-        L.st_pq_close(r)
+    return stlib.st_read_parquet(path, columns=columns, options=opt, row_groups=row_groups)
 
 
 # ---- comparison --------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ import struct
 
 import pytest
 
-from conftest import BUILD, SAN, SHARED, run_skytile
+from conftest import SHARED, run_skytile
+import stlib
+from stlib import StError, lib, needs_lib, to_st
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -29,14 +31,8 @@ pc = pytest.importorskip("pyarrow.compute")
 duckdb = pytest.importorskip("duckdb")
 pl = pytest.importorskip("polars")
 
-needs_lib = pytest.mark.skipif(SAN, reason="ctypes cannot load an ASan library")
-
 
 # ---- ctypes binding -----------------------------------------------------------------------
-
-class StError(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("msg", ctypes.c_char * 1024)]
-
 
 class SortColumn(ctypes.Structure):
     _fields_ = [("column", ctypes.c_int32), ("descending", ctypes.c_bool),
@@ -55,64 +51,7 @@ class WriteOptions(ctypes.Structure):
                 ("data_page_v2", ctypes.c_bool)]
 
 
-class ArrowSchema(ctypes.Structure):
-    _fields_ = [("format", ctypes.c_char_p), ("name", ctypes.c_char_p), ("metadata", ctypes.c_char_p),
-                ("flags", ctypes.c_int64), ("n_children", ctypes.c_int64), ("children", ctypes.c_void_p),
-                ("dictionary", ctypes.c_void_p), ("release", ctypes.c_void_p),
-                ("private_data", ctypes.c_void_p)]
-
-
-class ArrowArray(ctypes.Structure):
-    _fields_ = [("length", ctypes.c_int64), ("null_count", ctypes.c_int64), ("offset", ctypes.c_int64),
-                ("n_buffers", ctypes.c_int64), ("n_children", ctypes.c_int64), ("buffers", ctypes.c_void_p),
-                ("children", ctypes.c_void_p), ("dictionary", ctypes.c_void_p),
-                ("release", ctypes.c_void_p), ("private_data", ctypes.c_void_p)]
-
-
 CODECS = {"none": 0, "snappy": 1, "gzip": 2, "zstd": 6, "lz4_raw": 7}
-_LIB = None
-
-
-def lib():
-    global _LIB
-    if _LIB is None:
-        so = BUILD / "libskytile.so"
-        if not so.exists():
-            pytest.skip(f"{so} not built")
-        L = ctypes.CDLL(str(so))
-        vp, pvp, perr = ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(StError)
-        popt = ctypes.POINTER(WriteOptions)
-        L.st_table_import_arrow.argtypes = [ctypes.POINTER(ArrowSchema), ctypes.POINTER(ArrowArray), pvp, perr]
-        L.st_table_export_arrow.argtypes = [vp, ctypes.POINTER(ArrowSchema), ctypes.POINTER(ArrowArray), perr]
-        L.st_table_free.argtypes = [vp]
-        L.st_pq_write_options_init.argtypes = [popt]
-        L.st_pq_write_table_path.argtypes = [ctypes.c_char_p, vp, popt, perr]
-        L.st_pq_writer_open.argtypes = [ctypes.c_char_p, vp, popt, pvp, perr]
-        L.st_pq_writer_write.argtypes = [vp, vp, perr]
-        L.st_pq_writer_close.argtypes = [vp, perr]
-        L.st_pq_writer_abort.argtypes = [vp]
-        L.st_pq_write_dataset_metadata.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p),
-                                                   ctypes.c_int, perr]
-        L.st_pq_open.argtypes = [ctypes.c_char_p, vp, pvp, perr]
-        L.st_pq_read.argtypes = [vp, vp, ctypes.c_int, vp, ctypes.c_int, pvp, perr]
-        L.st_pq_close.argtypes = [vp]
-        L.st_pq_num_row_groups.argtypes = [vp]
-        L.st_pq_row_group_num_rows.argtypes = [vp, ctypes.c_int]
-        L.st_pq_row_group_num_rows.restype = ctypes.c_int64
-        L.st_pq_num_rows.argtypes = [vp]
-        L.st_pq_num_rows.restype = ctypes.c_int64
-        _LIB = L
-    return _LIB
-
-
-def to_st(batch):
-    """A pyarrow RecordBatch as an st_table* (caller frees with st_table_free)."""
-    s, a = ArrowSchema(), ArrowArray()
-    batch._export_to_c(ctypes.addressof(a), ctypes.addressof(s))
-    t, e = ctypes.c_void_p(), StError()
-    rc = lib().st_table_import_arrow(ctypes.byref(s), ctypes.byref(a), ctypes.byref(t), ctypes.byref(e))
-    assert rc == 0, e.msg.decode()
-    return t
 
 
 def batch_of(table):
@@ -184,22 +123,7 @@ def st_write(table, path, batches=None, **kw):
 
 def st_read(path, columns=None):
     """Read a file (the given top-level column indices, default all) with our reader into a pyarrow Table."""
-    L = lib()
-    r, t, e = ctypes.c_void_p(), ctypes.c_void_p(), StError()
-    assert L.st_pq_open(str(path).encode(), None, ctypes.byref(r), ctypes.byref(e)) == 0, e.msg.decode()
-    cols = (ctypes.c_int * len(columns))(*columns) if columns else None
-    try:
-        rc = L.st_pq_read(r, None, 0, cols, len(columns) if columns else 0, ctypes.byref(t), ctypes.byref(e))
-        assert rc == 0, e.msg.decode()
-    finally:
-        L.st_pq_close(r)
-    s, a = ArrowSchema(), ArrowArray()
-    try:
-        assert L.st_table_export_arrow(t, ctypes.byref(s), ctypes.byref(a), ctypes.byref(e)) == 0, e.msg.decode()
-    finally:
-        L.st_table_free(t)
-    b = pa.RecordBatch._import_from_c(ctypes.addressof(a), ctypes.addressof(s))
-    return pa.Table.from_batches([b])
+    return stlib.st_read_parquet(path, columns)
 
 
 # ---- comparison helpers -------------------------------------------------------------------------

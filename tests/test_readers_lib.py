@@ -3,14 +3,11 @@ import ctypes
 
 import pyarrow as pa
 
-from conftest import BUILD
+import stlib
+from stlib import StError, lib  # noqa: F401 (StError, lib are used through this module by test_readers)
 
 vp = ctypes.c_void_p
 cpp = ctypes.POINTER(ctypes.c_char_p)
-
-
-class StError(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("msg", ctypes.c_char * 1024)]
 
 
 class Options(ctypes.Structure):
@@ -26,54 +23,10 @@ class Options(ctypes.Structure):
         ("keep_null_type", ctypes.c_bool)]
 
 
-class ArrowSchema(ctypes.Structure):
-    _fields_ = [("b", ctypes.c_byte * 72)]
-
-
-class ArrowArray(ctypes.Structure):
-    _fields_ = [("b", ctypes.c_byte * 80)]
-
-
 class ReaderError(Exception):
     def __init__(self, code, msg):
         super().__init__(f"[{code}] {msg}")
         self.code, self.msg = code, msg
-
-
-_lib = None
-
-
-def lib():
-    global _lib
-    if _lib is None:
-        L = ctypes.CDLL(str(BUILD / "libskytile.so"))
-        L.st_input_options_init.argtypes = [vp]
-        L.st_input_open.argtypes = [ctypes.c_char_p, vp, ctypes.POINTER(vp), vp]
-        L.st_input_next.argtypes = [vp, ctypes.POINTER(vp), vp]
-        L.st_input_close.argtypes = [vp]
-        L.st_input_schema.argtypes = [vp]
-        L.st_input_schema.restype = vp
-        L.st_input_format.argtypes = [vp]
-        L.st_input_format.restype = ctypes.c_char_p
-        L.st_input_rows_read.argtypes = [vp]
-        L.st_input_rows_read.restype = ctypes.c_int64
-        L.st_input_num_rows.argtypes = [vp]
-        L.st_input_num_rows.restype = ctypes.c_int64
-        L.st_input_detect_format.argtypes = [ctypes.c_char_p, vp]
-        L.st_input_detect_format.restype = ctypes.c_char_p
-        L.st_input_infer_schema.argtypes = [cpp, ctypes.c_int, vp, vp, vp]
-        L.st_schema_unify.argtypes = [vp, ctypes.c_char_p, vp, ctypes.c_char_p, vp, vp]
-        L.st_table_export_arrow.argtypes = [vp, vp, vp, vp]
-        L.st_table_validate.argtypes = [vp, vp]
-        L.st_table_free.argtypes = [vp]
-        L.st_field_clear.argtypes = [vp]
-        L.st_pq_open.argtypes = [ctypes.c_char_p, vp, ctypes.POINTER(vp), vp]
-        L.st_pq_schema.argtypes = [vp]
-        L.st_pq_schema.restype = vp
-        L.st_pq_close.argtypes = [vp]
-        L.st_array_export_arrow.argtypes = [vp, vp, vp, vp, vp]
-        _lib = L
-    return _lib
 
 
 def strarr(xs):
@@ -124,11 +77,7 @@ class PqSchema:
 
 
 def export(t):
-    s, a = ArrowSchema(), ArrowArray()
-    err = StError()
-    rc = lib().st_table_export_arrow(t, ctypes.addressof(s), ctypes.addressof(a), ctypes.byref(err))
-    assert rc == 0, err.msg.decode()
-    return pa.RecordBatch._import_from_c(ctypes.addressof(a), ctypes.addressof(s))
+    return stlib.export_batch(t)
 
 
 def read(path, fmt_out=None, **kw):
