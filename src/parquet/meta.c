@@ -851,7 +851,7 @@ int st_pq_page_header_decode(const uint8_t *data, size_t len, st_pq_page_header 
 
 /* ---- encoders ------------------------------------------------------------------ */
 
-static void enc_kv_list(st_tc_out *o, int16_t id, const st_pq_kv *kv, int n) {
+void st_pq_enc_kv_list(st_tc_out *o, int16_t id, const st_pq_kv *kv, int n) {
   st_tc_w_list(o, id, ST_TC_STRUCT, (uint32_t)n);
   for (int i = 0; i < n; i++) {
     st_tc_w_begin(o);
@@ -870,7 +870,7 @@ static void enc_time_unit(st_tc_out *o, int16_t id, int unit) {
   st_tc_w_end(o);
 }
 
-static void enc_logical(st_tc_out *o, const st_pq_logical *lt) {
+void st_pq_enc_logical(st_tc_out *o, const st_pq_logical *lt) {
   st_tc_w_struct(o, 10);
   int16_t id = lt->kind == ST_PQ_LT_OTHER ? lt->other_id : (int16_t)lt->kind;
   st_tc_w_struct(o, id);
@@ -895,7 +895,7 @@ static void enc_logical(st_tc_out *o, const st_pq_logical *lt) {
   st_tc_w_end(o);
 }
 
-static void enc_schema_elem(st_tc_out *o, const st_pq_schema_elem *e) {
+void st_pq_enc_schema_elem(st_tc_out *o, const st_pq_schema_elem *e) {
   st_tc_w_begin(o);
   if (e->has_type) st_tc_w_i32(o, 1, e->type);
   if (e->has_type && e->type == ST_PQ_FIXED_LEN_BYTE_ARRAY) st_tc_w_i32(o, 2, e->type_length);
@@ -907,11 +907,11 @@ static void enc_schema_elem(st_tc_out *o, const st_pq_schema_elem *e) {
   if (e->scale || e->converted_type == ST_PQ_CT_DECIMAL) st_tc_w_i32(o, 7, e->scale);
   if (e->precision || e->converted_type == ST_PQ_CT_DECIMAL) st_tc_w_i32(o, 8, e->precision);
   if (e->has_field_id) st_tc_w_i32(o, 9, e->field_id);
-  if (e->logical.kind) enc_logical(o, &e->logical);
+  if (e->logical.kind) st_pq_enc_logical(o, &e->logical);
   st_tc_w_end(o);
 }
 
-static void enc_stats(st_tc_out *o, int16_t id, const st_pq_stats *s) {
+void st_pq_enc_stats(st_tc_out *o, int16_t id, const st_pq_stats *s) {
   st_tc_w_struct(o, id);
   if (s->has_legacy_max) st_tc_w_binary(o, 1, s->legacy_max, s->legacy_max_len);
   if (s->has_legacy_min) st_tc_w_binary(o, 2, s->legacy_min, s->legacy_min_len);
@@ -936,11 +936,11 @@ static void enc_column_meta(st_tc_out *o, const st_pq_column_meta *c) {
   st_tc_w_i64(o, 5, c->num_values);
   st_tc_w_i64(o, 6, c->total_uncompressed_size);
   st_tc_w_i64(o, 7, c->total_compressed_size);
-  if (c->kv) enc_kv_list(o, 8, c->kv, c->n_kv);
+  if (c->kv) st_pq_enc_kv_list(o, 8, c->kv, c->n_kv);
   st_tc_w_i64(o, 9, c->data_page_offset);
   if (c->has_index_page_offset) st_tc_w_i64(o, 10, c->index_page_offset);
   if (c->has_dictionary_page_offset) st_tc_w_i64(o, 11, c->dictionary_page_offset);
-  if (c->has_stats) enc_stats(o, 12, &c->stats);
+  if (c->has_stats) st_pq_enc_stats(o, 12, &c->stats);
   if (c->encoding_stats) {
     st_tc_w_list(o, 13, ST_TC_STRUCT, (uint32_t)c->n_encoding_stats);
     for (int i = 0; i < c->n_encoding_stats; i++) {
@@ -1002,11 +1002,11 @@ int st_pq_meta_encode(const st_pq_file_meta *m, st_buf *out, st_error *err) {
   st_tc_w_begin(&o);
   st_tc_w_i32(&o, 1, m->version);
   st_tc_w_list(&o, 2, ST_TC_STRUCT, (uint32_t)m->n_schema);
-  for (int i = 0; i < m->n_schema; i++) enc_schema_elem(&o, &m->schema[i]);
+  for (int i = 0; i < m->n_schema; i++) st_pq_enc_schema_elem(&o, &m->schema[i]);
   st_tc_w_i64(&o, 3, m->num_rows);
   st_tc_w_list(&o, 4, ST_TC_STRUCT, (uint32_t)m->n_row_groups);
   for (int i = 0; i < m->n_row_groups; i++) enc_row_group(&o, &m->row_groups[i]);
-  if (m->kv) enc_kv_list(&o, 5, m->kv, m->n_kv);
+  if (m->kv) st_pq_enc_kv_list(&o, 5, m->kv, m->n_kv);
   if (m->created_by) st_tc_w_string(&o, 6, m->created_by);
   if (m->has_column_orders || m->n_column_orders) {
     st_tc_w_list(&o, 7, ST_TC_STRUCT, (uint32_t)m->n_column_orders);
@@ -1028,44 +1028,50 @@ int st_pq_meta_encode(const st_pq_file_meta *m, st_buf *out, st_error *err) {
   return st_tc_out_finish(&o);
 }
 
-int st_pq_page_header_encode(const st_pq_page_header *h, st_buf *out, st_error *err) {
-  st_tc_out o;
-  st_tc_out_init(&o, out, err);
-  st_tc_w_begin(&o);
-  st_tc_w_i32(&o, 1, h->type);
-  st_tc_w_i32(&o, 2, h->uncompressed_page_size);
-  st_tc_w_i32(&o, 3, h->compressed_page_size);
-  if (h->has_crc) st_tc_w_i32(&o, 4, (int32_t)h->crc);
+void st_pq_enc_page_header(st_tc_out *o, const st_pq_page_header *h) {
+  st_tc_w_begin(o);
+  st_tc_w_i32(o, 1, h->type);
+  st_tc_w_i32(o, 2, h->uncompressed_page_size);
+  st_tc_w_i32(o, 3, h->compressed_page_size);
+  if (h->has_crc) st_tc_w_i32(o, 4, (int32_t)h->crc);
   switch (h->type) {
   case ST_PQ_DATA_PAGE:
-    st_tc_w_struct(&o, 5);
-    st_tc_w_i32(&o, 1, h->num_values);
-    st_tc_w_i32(&o, 2, h->encoding);
-    st_tc_w_i32(&o, 3, h->def_level_encoding);
-    st_tc_w_i32(&o, 4, h->rep_level_encoding);
-    st_tc_w_end(&o);
+    st_tc_w_struct(o, 5);
+    st_tc_w_i32(o, 1, h->num_values);
+    st_tc_w_i32(o, 2, h->encoding);
+    st_tc_w_i32(o, 3, h->def_level_encoding);
+    st_tc_w_i32(o, 4, h->rep_level_encoding);
+    st_tc_w_end(o);
     break;
   case ST_PQ_DICTIONARY_PAGE:
-    st_tc_w_struct(&o, 7);
-    st_tc_w_i32(&o, 1, h->num_values);
-    st_tc_w_i32(&o, 2, h->encoding);
-    if (h->is_sorted) st_tc_w_bool(&o, 3, true);
-    st_tc_w_end(&o);
+    st_tc_w_struct(o, 7);
+    st_tc_w_i32(o, 1, h->num_values);
+    st_tc_w_i32(o, 2, h->encoding);
+    if (h->is_sorted) st_tc_w_bool(o, 3, true);
+    st_tc_w_end(o);
     break;
   case ST_PQ_DATA_PAGE_V2:
-    st_tc_w_struct(&o, 8);
-    st_tc_w_i32(&o, 1, h->num_values);
-    st_tc_w_i32(&o, 2, h->num_nulls);
-    st_tc_w_i32(&o, 3, h->num_rows);
-    st_tc_w_i32(&o, 4, h->encoding);
-    st_tc_w_i32(&o, 5, h->def_levels_byte_length);
-    st_tc_w_i32(&o, 6, h->rep_levels_byte_length);
-    st_tc_w_bool(&o, 7, h->is_compressed);
-    st_tc_w_end(&o);
+    st_tc_w_struct(o, 8);
+    st_tc_w_i32(o, 1, h->num_values);
+    st_tc_w_i32(o, 2, h->num_nulls);
+    st_tc_w_i32(o, 3, h->num_rows);
+    st_tc_w_i32(o, 4, h->encoding);
+    st_tc_w_i32(o, 5, h->def_levels_byte_length);
+    st_tc_w_i32(o, 6, h->rep_levels_byte_length);
+    st_tc_w_bool(o, 7, h->is_compressed);
+    st_tc_w_end(o);
     break;
   default:
-    return st_fail(err, ST_ERR_INVALID, "page header encoder: unsupported page type %d", h->type);
+    break;
   }
-  st_tc_w_end(&o);
+  st_tc_w_end(o);
+}
+
+int st_pq_page_header_encode(const st_pq_page_header *h, st_buf *out, st_error *err) {
+  if (h->type != ST_PQ_DATA_PAGE && h->type != ST_PQ_DICTIONARY_PAGE && h->type != ST_PQ_DATA_PAGE_V2)
+    return st_fail(err, ST_ERR_INVALID, "page header encoder: unsupported page type %d", h->type);
+  st_tc_out o;
+  st_tc_out_init(&o, out, err);
+  st_pq_enc_page_header(&o, h);
   return st_tc_out_finish(&o);
 }

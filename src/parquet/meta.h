@@ -29,6 +29,7 @@
 #include "util/err.h"
 #include "util/mem.h"
 #include "skytile.h"
+#include "parquet/thrift.h"
 
 /* Physical types (parquet.thrift Type). */
 enum {
@@ -237,6 +238,17 @@ int st_pq_page_header_decode(const uint8_t *data, size_t len, st_pq_page_header 
 /* Encoders (for the writer): append the compact encoding to out. */
 int st_pq_meta_encode(const st_pq_file_meta *m, st_buf *out, st_error *err);
 int st_pq_page_header_encode(const st_pq_page_header *h, st_buf *out, st_error *err);
+/*
+** The pieces of those encoders, for the writer, which streams a footer in parts
+** (head, row groups one by one, tail) and so cannot use st_pq_meta_encode.
+** Each appends one Thrift field (id) or one struct to o; errors stay in o.
+*/
+void st_pq_enc_kv_list(st_tc_out *o, int16_t id, const st_pq_kv *kv, int n);
+void st_pq_enc_logical(st_tc_out *o, const st_pq_logical *lt);          /* field 10 */
+void st_pq_enc_schema_elem(st_tc_out *o, const st_pq_schema_elem *e);   /* a struct */
+void st_pq_enc_stats(st_tc_out *o, int16_t id, const st_pq_stats *s);
+void st_pq_enc_page_header(st_tc_out *o, const st_pq_page_header *h);   /* a struct; */
+                                          /* unknown page types get no page-specific part */
 
 /* ---- Schema tree ---------------------------------------------------------- */
 /*

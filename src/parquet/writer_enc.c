@@ -25,29 +25,6 @@
 
 /* ---- Thrift structs --------------------------------------------------------- */
 
-static void w_stats(st_tc_out *o, int16_t id, const st_pq_stats *s) {
-  st_tc_w_struct(o, id);
-  if (s->has_legacy_max) st_tc_w_binary(o, 1, s->legacy_max, s->legacy_max_len);
-  if (s->has_legacy_min) st_tc_w_binary(o, 2, s->legacy_min, s->legacy_min_len);
-  if (s->has_null_count) st_tc_w_i64(o, 3, s->null_count);
-  if (s->has_distinct_count) st_tc_w_i64(o, 4, s->distinct_count);
-  if (s->has_max) st_tc_w_binary(o, 5, s->max, s->max_len);
-  if (s->has_min) st_tc_w_binary(o, 6, s->min, s->min_len);
-  if (s->has_is_max_exact) st_tc_w_bool(o, 7, s->is_max_exact);
-  if (s->has_is_min_exact) st_tc_w_bool(o, 8, s->is_min_exact);
-  st_tc_w_end(o);
-}
-
-static void w_kv_list(st_tc_out *o, int16_t id, const st_pq_kv *kv, int n) {
-  st_tc_w_list(o, id, ST_TC_STRUCT, (uint32_t)n);
-  for (int i = 0; i < n; i++) {
-    st_tc_w_begin(o);
-    st_tc_w_string(o, 1, kv[i].key ? kv[i].key : "");
-    if (kv[i].value) st_tc_w_binary(o, 2, kv[i].value, kv[i].value_len);
-    st_tc_w_end(o);
-  }
-}
-
 static void w_page_count(st_tc_out *o, int type, int enc, int32_t n) {
   st_tc_w_begin(o);
   st_tc_w_i32(o, 1, type);
@@ -67,11 +44,11 @@ static void w_column_meta(st_tc_out *o, const st_pq_column_meta *m, const st_wr_
   st_tc_w_i64(o, 5, m->num_values);
   st_tc_w_i64(o, 6, m->total_uncompressed_size);
   st_tc_w_i64(o, 7, m->total_compressed_size);
-  if (m->n_kv) w_kv_list(o, 8, m->kv, m->n_kv);
+  if (m->n_kv) st_pq_enc_kv_list(o, 8, m->kv, m->n_kv);
   st_tc_w_i64(o, 9, m->data_page_offset);
   if (m->has_index_page_offset) st_tc_w_i64(o, 10, m->index_page_offset);
   if (m->has_dictionary_page_offset) st_tc_w_i64(o, 11, m->dictionary_page_offset);
-  if (m->has_stats) w_stats(o, 12, &m->stats);
+  if (m->has_stats) st_pq_enc_stats(o, 12, &m->stats);
   if (pc) {
     uint32_t n = (pc->dict_pages > 0) + (pc->dict_data_pages > 0) + (pc->plain_data_pages > 0);
     st_tc_w_list(o, 13, ST_TC_STRUCT, n);
@@ -126,64 +103,17 @@ int st_wr_row_group(const st_pq_row_group *rg, const st_wr_page_counts *counts, 
   return st_tc_out_finish(&o);
 }
 
-static void w_time_unit(st_tc_out *o, int16_t id, int unit) {
-  st_tc_w_struct(o, id);
-  st_tc_w_struct(o, unit == ST_MILLI ? 1 : unit == ST_MICRO ? 2 : 3);
-  st_tc_w_end(o);
-  st_tc_w_end(o);
-}
-
-static void w_logical(st_tc_out *o, const st_pq_logical *l) {
-  st_tc_w_struct(o, 10);
-  st_tc_w_struct(o, (int16_t)l->kind);
-  switch (l->kind) {
-  case ST_PQ_LT_DECIMAL:
-    st_tc_w_i32(o, 1, l->scale);
-    st_tc_w_i32(o, 2, l->precision);
-    break;
-  case ST_PQ_LT_TIME:
-  case ST_PQ_LT_TIMESTAMP:
-    st_tc_w_bool(o, 1, l->utc_adjusted);
-    w_time_unit(o, 2, l->unit);
-    break;
-  case ST_PQ_LT_INTEGER:
-    st_tc_w_i8(o, 1, l->bit_width);
-    st_tc_w_bool(o, 2, l->is_signed);
-    break;
-  default:
-    break;
-  }
-  st_tc_w_end(o);
-  st_tc_w_end(o);
-}
-
 void st_wr_meta_head(st_tc_out *o, const st_pq_file_meta *m, uint32_t n_row_groups) {
   st_tc_w_begin(o);
   st_tc_w_i32(o, 1, m->version);
   st_tc_w_list(o, 2, ST_TC_STRUCT, (uint32_t)m->n_schema);
-  for (int i = 0; i < m->n_schema; i++) {
-    const st_pq_schema_elem *e = &m->schema[i];
-    st_tc_w_begin(o);
-    if (e->has_type) st_tc_w_i32(o, 1, e->type);
-    if (e->has_type && e->type == ST_PQ_FIXED_LEN_BYTE_ARRAY) st_tc_w_i32(o, 2, e->type_length);
-    if (e->has_repetition) st_tc_w_i32(o, 3, e->repetition);
-    st_tc_w_string(o, 4, e->name ? e->name : "");
-    if (!e->has_type) st_tc_w_i32(o, 5, e->num_children);
-    if (e->converted_type) st_tc_w_i32(o, 6, e->converted_type - 1);
-    if (e->converted_type == ST_PQ_CT_DECIMAL) {
-      st_tc_w_i32(o, 7, e->scale);
-      st_tc_w_i32(o, 8, e->precision);
-    }
-    if (e->has_field_id) st_tc_w_i32(o, 9, e->field_id);
-    if (e->logical.kind && e->logical.kind != ST_PQ_LT_OTHER) w_logical(o, &e->logical);
-    st_tc_w_end(o);
-  }
+  for (int i = 0; i < m->n_schema; i++) st_pq_enc_schema_elem(o, &m->schema[i]);
   st_tc_w_i64(o, 3, m->num_rows);
   st_tc_w_list(o, 4, ST_TC_STRUCT, n_row_groups);
 }
 
 void st_wr_meta_tail(st_tc_out *o, const st_pq_file_meta *m) {
-  if (m->n_kv) w_kv_list(o, 5, m->kv, m->n_kv);
+  if (m->n_kv) st_pq_enc_kv_list(o, 5, m->kv, m->n_kv);
   if (m->created_by) st_tc_w_string(o, 6, m->created_by);
   if (m->n_column_orders) {
     st_tc_w_list(o, 7, ST_TC_STRUCT, (uint32_t)m->n_column_orders);
@@ -199,38 +129,7 @@ void st_wr_meta_tail(st_tc_out *o, const st_pq_file_meta *m) {
   st_tc_w_end(o);
 }
 
-void st_wr_page_header(st_tc_out *o, const st_pq_page_header *h) {
-  st_tc_w_begin(o);
-  st_tc_w_i32(o, 1, h->type);
-  st_tc_w_i32(o, 2, h->uncompressed_page_size);
-  st_tc_w_i32(o, 3, h->compressed_page_size);
-  if (h->has_crc) st_tc_w_i32(o, 4, (int32_t)h->crc);
-  if (h->type == ST_PQ_DATA_PAGE) {
-    st_tc_w_struct(o, 5);
-    st_tc_w_i32(o, 1, h->num_values);
-    st_tc_w_i32(o, 2, h->encoding);
-    st_tc_w_i32(o, 3, h->def_level_encoding);
-    st_tc_w_i32(o, 4, h->rep_level_encoding);
-    st_tc_w_end(o);
-  } else if (h->type == ST_PQ_DATA_PAGE_V2) {
-    st_tc_w_struct(o, 8);
-    st_tc_w_i32(o, 1, h->num_values);
-    st_tc_w_i32(o, 2, h->num_nulls);
-    st_tc_w_i32(o, 3, h->num_rows);
-    st_tc_w_i32(o, 4, h->encoding);
-    st_tc_w_i32(o, 5, h->def_levels_byte_length);
-    st_tc_w_i32(o, 6, h->rep_levels_byte_length);
-    st_tc_w_bool(o, 7, h->is_compressed);
-    st_tc_w_end(o);
-  } else if (h->type == ST_PQ_DICTIONARY_PAGE) {
-    st_tc_w_struct(o, 7);
-    st_tc_w_i32(o, 1, h->num_values);
-    st_tc_w_i32(o, 2, h->encoding);
-    if (h->is_sorted) st_tc_w_bool(o, 3, true);
-    st_tc_w_end(o);
-  }
-  st_tc_w_end(o);
-}
+void st_wr_page_header(st_tc_out *o, const st_pq_page_header *h) { st_pq_enc_page_header(o, h); }
 
 /* ---- RLE / bit-packed hybrid ------------------------------------------------- */
 
