@@ -24,8 +24,8 @@ ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDSAN := -fsanitize=address,undefined
 endif
-CPPFLAGS := -Iinclude -Isrc
-LIBS := -lcfitsio -lzstd -lsnappy -llz4 -lz -lbrotlidec -lbrotlienc -lm -lpthread
+CPPFLAGS := -Iinclude -Isrc -I/usr/include/cairo
+LIBS := -lcairo -lcfitsio -lzstd -lsnappy -llz4 -lz -lbrotlidec -lbrotlienc -lm -lpthread
 PYTHON ?= python3
 VENV := .venv
 JOBS ?= $(shell nproc)

@@ -21,6 +21,10 @@ int cmd_polygon(int argc, char **argv);
 int cmd_pixels(int argc, char **argv);
 int cmd_scan(int argc, char **argv);    /* cli/cmd_info.c   */
 int cmd_verify(int argc, char **argv);  /* cli/cmd_verify.c */
+int cmd_xmatch(int argc, char **argv);       /* cli/cmd_xmatch.c      */
+int cmd_lightcurves(int argc, char **argv);  /* cli/cmd_lightcurves.c */
+int cmd_plot(int argc, char **argv);         /* cli/cmd_plot.c        */
+int cmd_generate(int argc, char **argv);     /* cli/cmd_generate.c    */
 /* `skytile parquet schema|meta` (cli/cmd_parquet_meta.c), dispatched from cmd_parquet. */
 int cmd_parquet_schema(int argc, char **argv);
 int cmd_parquet_meta(int argc, char **argv);

@@ -23,6 +23,10 @@ static const struct {
     {"scan", cmd_scan, "all rows (with --where, --columns, --limit)"},
     {"info", cmd_info, "describe a HATS catalog, hive dataset or Parquet dataset"},
     {"verify", cmd_verify, "check a HATS catalog's metadata against its files"},
+    {"xmatch", cmd_xmatch, "crossmatch two catalogs by position"},
+    {"lightcurves", cmd_lightcurves, "light curves of a target list (tables and PNG plots)"},
+    {"plot", cmd_plot, "plot a light curve from a saved light-curve file"},
+    {"generate", cmd_generate, "generate a synthetic multi-epoch survey"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -72,5 +72,8 @@ ST_API const char *st_version(void);
 #include "skytile/hats.h"
 #include "skytile/readers.h"
 #include "skytile/query.h"
+#include "skytile/xmatch.h"
+#include "skytile/plot.h"
+#include "skytile/gen.h"
 
 #endif

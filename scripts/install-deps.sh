@@ -3,7 +3,7 @@
 # Product: compression codecs (+cfitsio, cairo later).  Tests: python3-venv,
 # clang for the fuzzers, valgrind.
 set -e
-PKGS="gcc make pkg-config libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libbrotli-dev libcfitsio-dev
+PKGS="gcc make pkg-config libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libbrotli-dev libcfitsio-dev libcairo2-dev
       python3 python3-venv python3-pip clang libclang-rt-14-dev valgrind"
 missing=""
 for p in $PKGS; do

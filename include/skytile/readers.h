@@ -183,6 +183,14 @@ ST_API int64_t st_input_num_rows(const st_input *in);
 ST_API void st_input_close(st_input *in);  /* NULL-safe */
 
 /*
+** Read a whole file into one table (st_input_open + st_input_next until the
+** end, concatenated); a file without rows gives a 0-row table with its
+** schema.  For small inputs (target lists, one side of a crossmatch).
+*/
+ST_API int st_input_read_table(const char *path, const st_input_options *opt,
+                               struct st_table **out, struct st_error *err);
+
+/*
 ** Name of the format "auto" would choose for `path` (reads its first bytes),
 ** or NULL with ST_ERR_UNSUPPORTED / ST_ERR_IO in err.
 */

@@ -709,3 +709,63 @@ int st_input_infer_schema(const char *const *paths, int n_paths, const st_input_
   *out = acc;
   return 0;
 }
+
+/* ---- whole-file convenience -------------------------------------------- */
+
+/* A 0-row table with `schema`'s columns (types a builder supports). */
+static int empty_table(const st_field *schema, const char *path, st_table **out, st_error *err) {
+  int nc = schema->n_children, rc = 0;
+  st_array **cols = calloc((size_t)(nc ? nc : 1), sizeof *cols);
+  if (!cols) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
+  for (int i = 0; i < nc && rc == 0; i++) {
+    st_builder *b = NULL;
+    rc = st_builder_new(&schema->children[i], &b, err);
+    if (rc == 0) rc = st_builder_finish(b, &cols[i], err);
+    st_builder_free(b);
+  }
+  if (rc == 0) rc = st_table_new(schema->children, cols, nc, 0, NULL, out, err);
+  else
+    for (int i = 0; i < nc; i++) st_array_free(cols[i]);
+  free(cols);
+  if (rc) st_error_prefix(err, "%s", path);
+  return rc;
+}
+
+int st_input_read_table(const char *path, const st_input_options *opt, st_table **out, st_error *err) {
+  *out = NULL;
+  st_input *in = NULL;
+  ST_TRY(st_input_open(path, opt, &in, err));
+  st_table **parts = NULL;
+  int n = 0, cap = 0, rc = 0;
+  for (;;) {
+    st_table *b = NULL;
+    if ((rc = st_input_next(in, &b, err)) != 0) break;
+    if (!b) break;
+    if (n == cap) {
+      int ncap = cap ? cap * 2 : 16;
+      st_table **np = realloc(parts, (size_t)ncap * sizeof *np);
+      if (!np) {
+        st_table_free(b);
+        rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
+        break;
+      }
+      parts = np;
+      cap = ncap;
+    }
+    parts[n++] = b;
+  }
+  if (rc == 0) {
+    if (n == 0) {
+      rc = empty_table(st_input_schema(in), path, out, err);
+    } else if (n == 1) {
+      *out = parts[0];
+      parts[0] = NULL;
+    } else {
+      rc = st_table_concat(parts, n, out, err);
+    }
+  }
+  for (int i = 0; i < n; i++) st_table_free(parts[i]);
+  free(parts);
+  st_input_close(in);
+  return rc;
+}

@@ -41,7 +41,7 @@ if [ -z "$CC" ]; then
 fi
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-LIBS="-lcfitsio -lzstd -lsnappy -llz4 -lz -lbrotlidec -lbrotlienc -lm -lpthread"
+LIBS="-lcairo -lcfitsio -lzstd -lsnappy -llz4 -lz -lbrotlidec -lbrotlienc -lm -lpthread"
 mkdir -p "$FUZZ_BUILD" "$CRASHES"
 
 # build TARGET SOURCES... -> $FUZZ_BUILD/TARGET.  Objects come from the
