@@ -4,9 +4,17 @@
 ** holding one path per line) and runs st_import_run, printing one progress
 ** line per stage on stderr (updated in place on a terminal, periodic plain
 ** lines otherwise) and every failed input file with its reason.
+**
+** Ctrl-C: SIGINT (and SIGTERM) set the library's cancel flag; the run stops
+** within about a second keeping its state, prints "interrupted; run the
+** same command with --resume to continue" and exits with 128 + the signal
+** number (130 for SIGINT).  The handler is installed with SA_RESETHAND, so a
+** second Ctrl-C kills the process at once (the state stays resumable, as
+** after kill -9).
 */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,7 +32,7 @@ static const char USAGE[] =
     "\n"
     "  --output DIR               catalog directory to create (required)\n"
     "  --name NAME                catalog name (default: basename of DIR)\n"
-    "  --format F                 csv, tsv, fits, parquet or auto (default auto)\n"
+    "  --format F                 csv, tsv, psv, fits, parquet or auto (default auto)\n"
     "  --ra-column C              right ascension column (default ra)\n"
     "  --dec-column C             declination column (default dec)\n"
     "  --catalog-type T           object or source (default object)\n"
@@ -39,8 +47,30 @@ static const char USAGE[] =
     "  --threads N                worker threads (default: cores)\n"
     "  --tmp-dir DIR              where state and intermediates go\n"
     "  --overwrite                replace an existing DIR\n"
-    "  --resume                   reuse the mapping results of a failed run\n"
-    "  --memory-limit SIZE        (not supported yet)\n";
+    "  --resume                   continue an interrupted or failed run\n"
+    "  --memory-limit SIZE        memory for rows in flight, e.g. 4G, 512M\n"
+    "                             (default: a quarter of the RAM)\n"
+    "  --byte-threshold N         max estimated in-memory bytes per partition\n"
+    "                             (instead of --pixel-threshold rows)\n"
+    "  --existing-pixels FILE     partition_info.csv (or catalog dir) of an\n"
+    "                             existing catalog whose partitions are kept\n"
+    "  --row-group-subtile-delta D  one row group per pixel of order\n"
+    "                             (partition order + D)\n"
+    "  --skymap-alt-orders 1,3    also write skymap.K.fits for these orders\n"
+    "  --use-healpix-29           position rows by the input's _healpix_29\n"
+    "                             column instead of ra/dec\n"
+    "Reading:\n"
+    "  --columns a,b              read only these columns\n"
+    "  --drop-columns a,b         do not import these columns\n"
+    "  --schema FILE.parquet      column types from this file's schema\n"
+    "  --column-names a,b,c       CSV column names (the file has no header\n"
+    "                             unless --header true)\n"
+    "  --header true|false        CSV: first line holds the names (default true)\n"
+    "  --delimiter C              CSV field delimiter (default by format)\n"
+    "  --comment C                CSV: skip lines starting with C\n"
+    "  --fits-hdu N               FITS HDU (default: the first binary table)\n"
+    "  --filename-regex RE --filename-column NAME\n"
+    "                             add NAME = RE's first group in the file path\n";
 
 typedef struct strvec {
   char **v;
@@ -121,6 +151,10 @@ static int add_input(strvec *out, const char *arg) {
   return rc;
 }
 
+static volatile int g_cancel; /* signal number that asked to stop, or 0 */
+
+static void on_signal(int sig) { g_cancel = sig; }
+
 typedef struct progress_state {
   int tty;
   char stage[32];
@@ -161,6 +195,92 @@ static void on_file_error(void *ctx, const char *path, const st_error *e) {
     fprintf(stderr, "skytile: input file failed: %s: %s\n", path, e->msg);
 }
 
+/* Split "a,b,c" into v (strings point into a copy kept in *buf). */
+static int split_list(const char *flag, const char *v, char **buf, char ***list, int *n) {
+  free(*buf), free(*list);
+  *buf = strdup(v);
+  size_t cap = 1;
+  for (const char *p = v; *p; p++) cap += *p == ',';
+  *list = calloc(cap, sizeof **list);
+  *n = 0;
+  if (!*buf || !*list) return cli_usage_error("import: out of memory");
+  for (char *p = *buf, *q; p; p = q) {
+    q = strchr(p, ',');
+    if (q) *q++ = 0;
+    if (!*p) return cli_usage_error("import: %s: empty name in '%s'", flag, v);
+    (*list)[(*n)++] = p;
+  }
+  return 0;
+}
+
+/* "4G", "512M", "100k", "123" (bytes; powers of 1024). */
+static int parse_size(const char *flag, const char *v, int64_t *out) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  double m = 1;
+  if (*end == 'k' || *end == 'K') m = 1024.0, end++;
+  else if (*end == 'm' || *end == 'M') m = 1024.0 * 1024, end++;
+  else if (*end == 'g' || *end == 'G') m = 1024.0 * 1024 * 1024, end++;
+  else if (*end == 't' || *end == 'T') m = 1024.0 * 1024 * 1024 * 1024, end++;
+  if (*end == 'B' || *end == 'b') end++;
+  if (errno || end == v || *end || !(x > 0) || x * m > 9e18)
+    return cli_usage_error("import: %s: expected a size such as 4G, 512M or 1000000, got '%s'",
+                           flag, v);
+  *out = (int64_t)(x * m);
+  return 0;
+}
+
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+/* --existing-pixels: "Norder,Npix" lines of partition_info.csv (header
+** skipped), or DIR/partition_info.csv for a catalog directory. */
+static int read_existing(const char *arg, int **orders, int64_t **pixels, int64_t *n) {
+  char path[4200];
+  struct stat st;
+  if (!stat(arg, &st) && S_ISDIR(st.st_mode)) snprintf(path, sizeof path, "%s/partition_info.csv", arg);
+  else snprintf(path, sizeof path, "%s", arg);
+  FILE *f = fopen(path, "r");
+  if (!f) return cli_usage_error("import: --existing-pixels: %s: %s", path, strerror(errno));
+  char line[256];
+  int64_t cap = 0, lineno = 0;
+  int rc = 0;
+  *n = 0;
+  while (!rc && fgets(line, sizeof line, f)) {
+    lineno++;
+    long long o, p;
+    char extra;
+    if (lineno == 1 && !strncmp(line, "Norder", 6)) continue;
+    size_t l = strlen(line);
+    while (l && (line[l - 1] == '\n' || line[l - 1] == '\r' || line[l - 1] == ' ')) line[--l] = 0;
+    if (!l) continue;
+    if (sscanf(line, "%lld,%lld%c", &o, &p, &extra) != 2 || o < 0 || o > 29 || p < 0 ||
+        p >= 12LL << (2 * o)) {
+      rc = cli_usage_error("import: --existing-pixels: %s: line %lld: expected 'order,pixel', got '%s'",
+                           path, (long long)lineno, line);
+      break;
+    }
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 64;
+      int *no = realloc(*orders, (size_t)cap * sizeof *no);
+      if (no) *orders = no;
+      int64_t *np = realloc(*pixels, (size_t)cap * sizeof *np);
+      if (np) *pixels = np;
+      if (!no || !np) {
+        rc = cli_usage_error("import: out of memory");
+        break;
+      }
+    }
+    (*orders)[*n] = (int)o, (*pixels)[*n] = p, (*n)++;
+  }
+  fclose(f);
+  if (!rc && !*n) rc = cli_usage_error("import: --existing-pixels: %s: no partitions", path);
+  return rc;
+}
+
 static int parse_i64(const char *flag, const char *v, int64_t lo, int64_t hi, int64_t *out) {
   char *end;
   errno = 0;
@@ -178,6 +298,16 @@ int cmd_import(int argc, char **argv) {
   strvec inputs = {0};
   progress_state ps = {0};
   int rc = 0;
+  st_input_options in;
+  st_input_options_init(&in);
+  o.input = &in;
+  char *cols_buf = NULL, *drop_buf = NULL, *names_buf = NULL, *alt_buf = NULL;
+  char **cols = NULL, **drop = NULL, **names = NULL, **alt = NULL;
+  int ncols = 0, ndrop = 0, nnames = 0, nalt = 0, header = -1;
+  int *alt_orders = NULL, *ex_orders = NULL;
+  int64_t *ex_pixels = NULL;
+  st_field schema;
+  bool have_schema = false;
   for (int i = 1; i < argc && !rc; i++) {
     const char *a = argv[i];
     if (cli_is_help(a)) {
@@ -190,6 +320,7 @@ int cmd_import(int argc, char **argv) {
     }
     if (!strcmp(a, "--overwrite")) { o.overwrite = true; continue; }
     if (!strcmp(a, "--resume")) { o.resume = true; continue; }
+    if (!strcmp(a, "--use-healpix-29")) { o.use_healpix_29 = true; continue; }
     if (i + 1 >= argc) {
       rc = cli_usage_error("import: %s needs a value", a);
       break;
@@ -199,9 +330,9 @@ int cmd_import(int argc, char **argv) {
     if (!strcmp(a, "--output")) o.output = v;
     else if (!strcmp(a, "--name")) o.name = v;
     else if (!strcmp(a, "--format")) {
-      if (strcmp(v, "csv") && strcmp(v, "tsv") && strcmp(v, "fits") && strcmp(v, "parquet") &&
-          strcmp(v, "auto"))
-        rc = cli_usage_error("import: --format: expected csv, tsv, fits, parquet or auto, got '%s'", v);
+      if (strcmp(v, "csv") && strcmp(v, "tsv") && strcmp(v, "psv") && strcmp(v, "fits") &&
+          strcmp(v, "parquet") && strcmp(v, "auto"))
+        rc = cli_usage_error("import: --format: expected csv, tsv, psv, fits, parquet or auto, got '%s'", v);
       o.format = v;
     } else if (!strcmp(a, "--ra-column")) o.ra_column = v;
     else if (!strcmp(a, "--dec-column")) o.dec_column = v;
@@ -231,11 +362,73 @@ int cmd_import(int argc, char **argv) {
     } else if (!strcmp(a, "--threads")) {
       if (!(rc = parse_i64(a, v, 1, 256, &x))) o.threads = (int)x;
     } else if (!strcmp(a, "--tmp-dir")) o.tmp_dir = v;
-    else if (!strcmp(a, "--memory-limit"))
-      rc = cli_usage_error("import: --memory-limit is not supported yet");
+    else if (!strcmp(a, "--memory-limit")) rc = parse_size(a, v, &o.memory_limit);
+    else if (!strcmp(a, "--byte-threshold")) rc = parse_size(a, v, &o.byte_threshold);
+    else if (!strcmp(a, "--existing-pixels")) {
+      free(ex_orders), free(ex_pixels);
+      ex_orders = NULL, ex_pixels = NULL;
+      rc = read_existing(v, &ex_orders, &ex_pixels, &o.n_existing);
+      o.existing_orders = ex_orders, o.existing_pixels = ex_pixels;
+    } else if (!strcmp(a, "--row-group-subtile-delta")) {
+      if (!(rc = parse_i64(a, v, 0, 29, &x))) o.row_group_subtile_delta = (int)x;
+    } else if (!strcmp(a, "--skymap-alt-orders")) {
+      rc = split_list(a, v, &alt_buf, &alt, &nalt);
+      free(alt_orders);
+      alt_orders = calloc((size_t)nalt + 1, sizeof *alt_orders);
+      int k = 0;
+      for (int q = 0; !rc && q < nalt; q++)
+        if (!(rc = parse_i64(a, alt[q], 0, 14, &x))) alt_orders[k++] = (int)x;
+      if (!rc) {
+        qsort(alt_orders, (size_t)k, sizeof *alt_orders, cmp_int);
+        int u = 0;
+        for (int q = 0; q < k; q++)
+          if (!u || alt_orders[u - 1] != alt_orders[q]) alt_orders[u++] = alt_orders[q];
+        o.skymap_alt_orders = alt_orders, o.n_skymap_alt_orders = u;
+      }
+    } else if (!strcmp(a, "--columns")) {
+      if (!(rc = split_list(a, v, &cols_buf, &cols, &ncols)))
+        in.columns = (const char *const *)cols, in.n_columns = ncols;
+    } else if (!strcmp(a, "--drop-columns")) {
+      if (!(rc = split_list(a, v, &drop_buf, &drop, &ndrop)))
+        in.drop_columns = (const char *const *)drop, in.n_drop = ndrop;
+    } else if (!strcmp(a, "--column-names")) {
+      if (!(rc = split_list(a, v, &names_buf, &names, &nnames)))
+        in.column_names = (const char *const *)names, in.n_column_names = nnames;
+    } else if (!strcmp(a, "--header")) {
+      if (!strcmp(v, "true")) header = 1;
+      else if (!strcmp(v, "false")) header = 0;
+      else rc = cli_usage_error("import: --header: expected true or false, got '%s'", v);
+    } else if (!strcmp(a, "--delimiter") || !strcmp(a, "--comment")) {
+      char ch = !strcmp(v, "\\t") || !strcmp(v, "tab") ? '\t' : v[0];
+      if (!v[0] || (v[1] && ch != '\t'))
+        rc = cli_usage_error("import: %s: expected one character, got '%s'", a, v);
+      else if (a[2] == 'd') in.delimiter = ch;
+      else in.comment = ch;
+    } else if (!strcmp(a, "--fits-hdu")) {
+      if (!(rc = parse_i64(a, v, 1, 100000, &x))) in.fits_hdu = (int)x;
+    } else if (!strcmp(a, "--filename-regex")) in.filename_regex = v;
+    else if (!strcmp(a, "--filename-column")) in.filename_column = v;
+    else if (!strcmp(a, "--schema")) {
+      st_error e = {0};
+      st_pq_reader *r = NULL;
+      if (have_schema) st_field_clear(&schema), have_schema = false;
+      if (st_pq_open(v, NULL, &r, &e)) rc = cli_usage_error("import: --schema: %s", e.msg);
+      else if (st_field_copy(&schema, st_pq_schema(r))) rc = cli_usage_error("import: out of memory");
+      else have_schema = true, in.schema = &schema;
+      st_pq_close(r);
+    }
     else rc = cli_usage_error("import: unknown option '%s' (see skytile import --help)", a);
   }
   if (rc) goto out;
+  in.header = header >= 0 ? header == 1 : nnames == 0;
+  if ((in.filename_regex != NULL) != (in.filename_column != NULL)) {
+    rc = cli_usage_error("import: --filename-regex and --filename-column go together");
+    goto out;
+  }
+  if (o.row_group_rows > 0 && o.row_group_subtile_delta >= 0) {
+    rc = cli_usage_error("import: choose --row-group-rows or --row-group-subtile-delta, not both");
+    goto out;
+  }
   if (!o.output) {
     rc = cli_usage_error("import: --output DIR is required");
     goto out;
@@ -250,12 +443,28 @@ int cmd_import(int argc, char **argv) {
   o.progress = on_progress;
   o.file_error = on_file_error;
   o.ctx = &ps;
+  o.cancel = &g_cancel;
+  g_cancel = 0;
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND; /* a second signal: the default action */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
   st_error err = {0};
   if (st_import_run(&o, &err)) {
     if (ps.tty) fputc('\n', stderr);
     rc = cli_report(&err);
+    if (err.code == ST_ERR_INTERRUPTED) rc = 128 + (g_cancel ? g_cancel : SIGINT);
   }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
 out:
+  free(cols_buf), free(drop_buf), free(names_buf), free(alt_buf);
+  free(cols), free(drop), free(names), free(alt);
+  free(alt_orders), free(ex_orders), free(ex_pixels);
+  if (have_schema) st_field_clear(&schema);
   for (int i = 0; i < inputs.n; i++) free(inputs.v[i]);
   free(inputs.v);
   return rc;

@@ -1,5 +1,5 @@
 /*
-** This file implements `skytile info CAT [--json]`: what a catalog is (kind,
+** This file implements `skytile info CAT [--json] [--allow-parent-paths]`: what a catalog is (kind,
 ** dataproduct type, name), its rows, partitions per order, columns and
 ** types, default columns, sky fraction and size on disk.
 **
@@ -20,12 +20,21 @@
 #include "skytile/hats.h"
 
 static const char *USAGE =
-    "usage: skytile info CAT [--json]\n"
+    "usage: skytile info CAT [--json] [--allow-parent-paths]\n"
     "\n"
     "Describe a HATS catalog or collection, a legacy hipscat catalog, a hive HEALPix\n"
     "dataset (healpix_kN=... directories) or a Parquet file/directory: type, rows,\n"
     "partitions per order, columns and types, default columns, sky fraction and\n"
-    "size on disk.  --json prints the same as one JSON object.\n";
+    "size on disk.  --json prints the same as one JSON object.\n"
+    "--allow-parent-paths accepts a collection whose hats_primary_table_url or\n"
+    "margin names a sibling directory (\"../cat\"), as hats does; by default paths\n"
+    "in metadata must stay inside the catalog.\n";
+
+/* The collection's name: obs_collection, or `name` as older hats-import wrote it. */
+static const char *coll_name(const st_catalog *c) {
+  const char *n = st_catalog_collection_property(c, "obs_collection");
+  return n ? n : st_catalog_collection_property(c, "name");
+}
 
 static void json_str(FILE *fp, const char *s) {
   if (!s) {
@@ -90,12 +99,15 @@ static void print_defaults(FILE *fp, const char *s, bool json) {
 int cmd_info(int argc, char **argv) {
   const char *path = NULL;
   bool json = false;
+  st_catalog_options opts;
+  st_catalog_options_init(&opts);
   for (int i = 1; i < argc; i++) {
     if (cli_is_help(argv[i])) {
       fputs(USAGE, stdout);
       return 0;
     }
     if (!strcmp(argv[i], "--json")) json = true;
+    else if (!strcmp(argv[i], "--allow-parent-paths")) opts.allow_parent_paths = true;
     else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("info: unknown option '%s'", argv[i]);
     else if (path) return cli_usage_error("info: more than one catalog given");
     else path = argv[i];
@@ -106,7 +118,7 @@ int cmd_info(int argc, char **argv) {
   }
   st_error err = {0};
   st_catalog *c = NULL;
-  if (st_catalog_open(path, NULL, &c, &err)) return cli_report(&err);
+  if (st_catalog_open(path, &opts, &c, &err)) return cli_report(&err);
   uint64_t bytes = 0;
   if (st_catalog_load_rows(c, &err) || st_catalog_disk_bytes(c, &bytes, &err)) {
     st_catalog_close(c);
@@ -134,7 +146,7 @@ int cmd_info(int argc, char **argv) {
     fputs(", \"collection\": ", fp);
     if (st_catalog_is_collection(c)) {
       fputs("{\"name\": ", fp);
-      json_str(fp, st_catalog_collection_property(c, "obs_collection"));
+      json_str(fp, coll_name(c));
       fputs(", \"primary\": ", fp);
       json_str(fp, st_catalog_collection_property(c, "hats_primary_table_url"));
       fputs(", \"default_margin\": ", fp);
@@ -187,7 +199,7 @@ int cmd_info(int argc, char **argv) {
     if (st_catalog_type(c)) fprintf(fp, "type:          %s\n", st_catalog_type(c));
     if (name) fprintf(fp, "name:          %s\n", name);
     if (st_catalog_is_collection(c)) {
-      const char *cn = st_catalog_collection_property(c, "obs_collection");
+      const char *cn = coll_name(c);
       const char *dm = st_catalog_collection_property(c, "default_margin");
       fprintf(fp, "collection:    %s (default margin: %s)\n", cn ? cn : "?", dm ? dm : "none");
     }

@@ -4,21 +4,27 @@
 ** Every search parses its positional arguments (the region) and the shared
 ** options, builds an st_query, runs it on the opened catalog and writes the
 ** result: CSV with a header to stdout, or --output FILE (.parquet, .csv,
-** .jsonl by extension).  --explain prints the pruning counters to stderr.
+** .jsonl by extension).  The result is streamed: st_query_run_stream hands
+** over one partition's rows at a time, written at once (CSV/JSONL to a
+** temporary file renamed into place at the end; Parquet through
+** st_pq_writer, row groups cut at 1M rows or ~16 MiB), so a scan of a big
+** catalog runs in bounded memory.  --explain prints the pruning counters to stderr.
 ** Arguments starting with "--" are options; anything else is positional
 ** (so negative numbers need no quoting).
 */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 
 typedef struct search_opts {
   const char *columns, *where, *output, *ra_col, *dec_col, *ra_range, *dec_range;
-  int64_t limit;
+  int64_t limit, batch_rows;
   int threads, order;
   bool explain;
+  bool allow_parent;          /* --allow-parent-paths                       */
   const char *pos[4096];
   int npos;
 } search_opts;
@@ -32,8 +38,11 @@ static int usage(const char *cmd) {
           "  --limit N          at most N rows\n"
           "  --output FILE      write .parquet, .csv or .jsonl (default: CSV to stdout)\n"
           "  --threads N        worker threads (default 1)\n"
+          "  --batch-rows N     read big partitions/files in pieces of ~N rows (default 1048576)\n"
           "  --ra-col NAME, --dec-col NAME   position columns\n"
-          "  --explain          print partitions/row groups/bytes considered vs read\n",
+          "  --explain          print partitions/row groups/bytes considered vs read\n"
+          "  --allow-parent-paths  open a collection whose hats_primary_table_url is\n"
+          "                     \"../name\" (a sibling directory), as hats does\n",
           cmd,
           !strcmp(cmd, "cone") ? "RA DEC RADIUS_ARCSEC"
           : !strcmp(cmd, "box") ? "--ra LO,HI --dec LO,HI"
@@ -76,6 +85,7 @@ static int parse_args(const char *cmd, int argc, char **argv, search_opts *o) {
       continue;
     }
     if (!strcmp(a, "--explain")) { o->explain = true; continue; }
+    if (!strcmp(a, "--allow-parent-paths")) { o->allow_parent = true; continue; }
     if (i + 1 >= argc) return cli_usage_error("%s: option %s needs a value", cmd, a);
     const char *v = argv[++i];
     if (!strcmp(a, "--columns")) o->columns = v;
@@ -85,13 +95,14 @@ static int parse_args(const char *cmd, int argc, char **argv, search_opts *o) {
     else if (!strcmp(a, "--dec-col")) o->dec_col = v;
     else if (!strcmp(a, "--ra")) o->ra_range = v;
     else if (!strcmp(a, "--dec")) o->dec_range = v;
-    else if (!strcmp(a, "--limit") || !strcmp(a, "--threads") || !strcmp(a, "--order")) {
+    else if (!strcmp(a, "--limit") || !strcmp(a, "--threads") || !strcmp(a, "--order") || !strcmp(a, "--batch-rows")) {
       char *end = NULL;
       errno = 0;
       long long n = strtoll(v, &end, 10);
       if (end == v || *end || errno || n < 0) return cli_usage_error("%s: %s '%s' is not a non-negative integer", cmd, a, v);
       if (!strcmp(a, "--limit")) o->limit = n;
       else if (!strcmp(a, "--threads")) o->threads = n > 256 ? 256 : (int)n;
+      else if (!strcmp(a, "--batch-rows")) o->batch_rows = n;
       else o->order = n > 29 ? 30 : (int)n;
     } else return cli_usage_error("%s: unknown option '%s'", cmd, a);
   }
@@ -104,19 +115,89 @@ static bool ends_with(const char *s, const char *suf) {
   return n >= m && !strcasecmp(s + n - m, suf);
 }
 
-static int write_result(const st_table *t, const char *output, st_error *err) {
-  if (!output) return st_table_write_csv(t, stdout, true, err);
-  if (ends_with(output, ".parquet") || ends_with(output, ".parq") || ends_with(output, ".pq"))
-    return st_pq_write_table_path(output, t, NULL, err);
-  if (ends_with(output, ".jsonl") || ends_with(output, ".ndjson")) return st_table_write_jsonl_path(t, output, false, err);
-  return st_table_write_csv_path(t, output, true, false, err);
+/* Set err (the CLI has no st_fail) and return its code. */
+static int fail_with(st_error *err, int code, const char *fmt, const char *a, const char *b) {
+  err->code = code;
+  snprintf(err->msg, sizeof err->msg, fmt, a, b);
+  return code;
+}
+
+/* Output sink fed batch by batch by st_query_run_stream. */
+typedef enum { OUT_CSV_STDOUT, OUT_CSV, OUT_JSONL, OUT_PARQUET } out_kind;
+
+typedef struct sink {
+  out_kind kind;
+  const char *path;          /* --output                                    */
+  char *tmp;                 /* CSV/JSONL: written here, renamed at the end */
+  FILE *fp;
+  st_pq_writer *pw;
+  bool started;              /* first batch seen (header, writer opened)    */
+} sink;
+
+static int sink_batch(void *arg, const st_table *t, st_error *err) {
+  sink *k = arg;
+  bool first = !k->started;
+  k->started = true;
+  switch (k->kind) {
+  case OUT_CSV_STDOUT: return st_table_write_csv(t, stdout, first, err);
+  case OUT_CSV: return st_table_write_csv(t, k->fp, first, err);
+  case OUT_JSONL: return st_table_write_jsonl(t, k->fp, err);
+  case OUT_PARQUET:
+    if (first) {
+      st_pq_write_options opt;
+      st_pq_write_options_init(&opt);
+      opt.row_group_bytes = 16 << 20;   /* bounds the rows the writer buffers */
+      if (st_pq_writer_open(k->path, &t->schema, &opt, &k->pw, err)) return err->code ? err->code : 1;
+    }
+    return st_pq_writer_write(k->pw, t, err);
+  }
+  return 0;
+}
+
+static int sink_open(sink *k, const char *output, st_error *err) {
+  memset(k, 0, sizeof *k);
+  k->path = output;
+  if (!output) { k->kind = OUT_CSV_STDOUT; return 0; }
+  if (ends_with(output, ".parquet") || ends_with(output, ".parq") || ends_with(output, ".pq")) {
+    k->kind = OUT_PARQUET;
+    return 0;
+  }
+  k->kind = ends_with(output, ".jsonl") || ends_with(output, ".ndjson") ? OUT_JSONL : OUT_CSV;
+  size_t n = strlen(output) + 32;
+  if (!(k->tmp = malloc(n))) return fail_with(err, ST_ERR_NOMEM, "%s%s", "out of memory", "");
+  snprintf(k->tmp, n, "%s.tmp-%ld", output, (long)getpid());
+  if (!(k->fp = fopen(k->tmp, "wb")))
+    return fail_with(err, ST_ERR_IO, "%s: cannot create: %s", k->tmp, strerror(errno));
+  return 0;
+}
+
+/* Finish (ok) or discard the output. */
+static int sink_close(sink *k, bool ok, st_error *err) {
+  int rc = 0;
+  if (k->pw) {
+    if (ok) rc = st_pq_writer_close(k->pw, err);
+    else st_pq_writer_abort(k->pw);
+    k->pw = NULL;
+  }
+  if (k->fp) {
+    bool bad = ferror(k->fp) != 0;
+    if (fclose(k->fp) || bad) {
+      if (ok) rc = fail_with(err, ST_ERR_IO, "%s: write failed%s", k->path, "");
+      ok = false;
+    }
+    k->fp = NULL;
+    if (ok && rename(k->tmp, k->path)) rc = fail_with(err, ST_ERR_IO, "%s: cannot rename into place: %s", k->path, strerror(errno));
+    if (!ok || rc) remove(k->tmp);
+  }
+  free(k->tmp);
+  k->tmp = NULL;
+  return rc;
 }
 
 /* Configure the shared options, run, write. */
 static int run_search(const char *cmd, search_opts *o, st_query *q) {
   st_error err = {0};
   st_catalog *c = NULL;
-  st_table *t = NULL;
   st_query_stats stats;
   char **names = NULL;
   int rc = 0, n = 0;
@@ -138,8 +219,16 @@ static int run_search(const char *cmd, search_opts *o, st_query *q) {
   if ((o->ra_col || o->dec_col) && (rc = st_query_set_radec_columns(q, o->ra_col, o->dec_col, &err))) goto fail;
   st_query_set_limit(q, o->limit);
   st_query_set_threads(q, o->threads);
-  if ((rc = st_catalog_open(o->pos[0], NULL, &c, &err))) goto fail;
-  if ((rc = st_query_run(q, c, &t, &stats, &err))) goto fail;
+  st_query_set_batch_rows(q, o->batch_rows);
+  st_catalog_options copts;
+  st_catalog_options_init(&copts);
+  copts.allow_parent_paths = o->allow_parent;
+  if ((rc = st_catalog_open(o->pos[0], &copts, &c, &err))) goto fail;
+  sink k;
+  if ((rc = sink_open(&k, o->output, &err))) { sink_close(&k, false, &err); goto fail; }
+  rc = st_query_run_stream(q, c, sink_batch, &k, &stats, &err);
+  if (rc) { sink_close(&k, false, &err); goto fail; }
+  if ((rc = sink_close(&k, true, &err))) goto fail;
   if (o->explain)
     fprintf(stderr,
             "%s: partitions %d considered, %d meet the region (MOC order %d); files opened %d\n"
@@ -149,14 +238,11 @@ static int run_search(const char *cmd, search_opts *o, st_query *q) {
             (long long)stats.row_groups_total, (long long)stats.row_groups_hpx, (long long)stats.row_groups_read, cmd,
             (long long)stats.bytes_total, (long long)stats.bytes_read, (long long)stats.rows_read,
             (long long)stats.rows_matched);
-  if ((rc = write_result(t, o->output, &err))) goto fail;
   if (!o->output && fflush(stdout)) { fprintf(stderr, "skytile: %s: writing stdout failed\n", cmd); rc = 1; }
-  st_table_free(t);
   st_catalog_close(c);
   st_query_free(q);
   return rc ? 1 : 0;
 fail:
-  st_table_free(t);
   st_catalog_close(c);
   st_query_free(q);
   return cli_report(&err);

@@ -7,9 +7,9 @@ Oracles:
     (haversine for cones, Python's % for RA wrap, great-circle edges);
   - DuckDB for --where (same expression in SQL over all rows).
 The generated catalog is written by lsdb.from_dataframe(...).to_hats, so it
-is independent of skytile's importer.
+is independent of skytile's importer.  The >= 1M-row checks (Tycho-2 imported
+with skytile) are in test_query_tycho.py, streaming in test_query_stream.py.
 """
-import os
 
 import numpy as np
 import pyarrow as pa
@@ -329,20 +329,6 @@ def test_row_group_pruning_plain_parquet(gen, tmp_path):
     np.testing.assert_array_equal(got, t.column("id").to_numpy()[(h >= lo) & (h < hi)])
 
 
-@pytest.mark.skipif(os.environ.get("SKYTILE_TYCHO") != "1",
-                    reason="Tycho-2 (1.87M rows): building the HATS catalog with lsdb takes ~24 s alone, over the "
-                           "20 s budget; run bench/bench_query.py (or set SKYTILE_TYCHO=1)")
-def test_tycho2_vs_lsdb(tmp_path):
-    import subprocess
-    import sys
-    from conftest import ROOT
-    if not (SHARED / "data" / "tycho2.fits").exists():
-        pytest.skip("tycho2.fits not present")
-    p = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_query.py"), str(tmp_path)],
-                       capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stdout + p.stderr
-
-
 def test_default_columns_from_properties(tmp_path):
     path = _fixture("fixtures", "hats-import", "small_sky_object_catalog")
     props = dict(line.split("=", 1) for line in (path / "properties").read_text().splitlines() if "=" in line)
@@ -396,3 +382,26 @@ def test_metadata_stats_skip_files(gen):
     p = sky("scan", path, "--where", "dec > 80", "--columns", "id", "--explain")
     m = re.search(r"files opened (\d+)", p.stderr)
     assert m and int(m.group(1)) == want_files, p.stderr
+
+
+def test_collection_with_parent_primary_url(tmp_path):
+    """hats-import's small_sky_collection points at '../small_sky_object_catalog': hats resolves it
+    relative to the collection; skytile refuses unless --allow-parent-paths, then equals LSDB."""
+    path = _fixture("fixtures", "hats-import", "small_sky_collection")
+    p = sky("cone", path, 315, -60, 10 * 3600, check=False)
+    assert p.returncode != 0 and "leaves the collection" in p.stderr
+    out = tmp_path / "c.parquet"
+    sky("cone", path, 315, -60, 10 * 3600, "--columns", "id", "--output", out, "--allow-parent-paths")
+    got = np.sort(pq.read_table(out).column("id").to_numpy())
+    want = np.sort(lsdb.open_catalog(path).cone_search(315, -60, 10 * 3600).compute()["id"].to_numpy())
+    assert len(want) > 0
+    np.testing.assert_array_equal(got, want)
+    p = sky("info", path, "--allow-parent-paths")
+    assert "small_sky_01_source" in p.stdout and "rows:          131" in p.stdout
+    # the o1 collection (inner paths inside it) opens without the flag
+    path = _fixture("fixtures", "hats", "small_sky_o1_collection")
+    sky("box", path, "--ra", "280,320", "--dec", "-60,-30", "--columns", "id", "--output", out)
+    got = np.sort(pq.read_table(out).column("id").to_numpy())
+    want = np.sort(lsdb.open_catalog(path).box_search(ra=(280, 320), dec=(-60, -30)).compute()["id"].to_numpy())
+    assert len(want) > 0
+    np.testing.assert_array_equal(got, want)

@@ -469,6 +469,99 @@ def test_float_parsing_equals_python(tmp_path):
         assert struct.pack("<d", g) == struct.pack("<d", want), (s, g, want)
 
 
+def test_float_fast_path_digit_shapes(tmp_path):
+    """The 8-digits-at-a-time parser: every split of 1..24 digits around the point, leading
+    zeros (integer and fraction), signs, exponents, blanks, 19/20 significant digits (the
+    fallback boundary), subnormals, inf spellings.  Oracle: Python float()."""
+    rng = random.Random(11)
+    texts = []
+    for _ in range(6000):
+        ni, nf = rng.randint(0, 24), rng.randint(0, 24)
+        if ni + nf == 0:
+            ni = 1
+        ip = "".join(rng.choice("0123456789") for _ in range(ni))
+        fp = "".join(rng.choice("0123456789") for _ in range(nf))
+        if rng.random() < 0.3:
+            ip = "0" * rng.randint(1, 9) + ip
+        if rng.random() < 0.3:
+            fp = "0" * rng.randint(1, 12) + fp
+        s = ip + ("." + fp if nf or rng.random() < 0.2 else "")
+        if s in (".", ""):
+            s = "0"
+        if rng.random() < 0.3:
+            s += rng.choice("eE") + rng.choice(["", "+", "-"]) + str(rng.randint(0, 40))
+        s = rng.choice(["", "", "-", "+"]) + s
+        if rng.random() < 0.05:
+            s = " " * rng.randint(1, 2) + s + "\t" * rng.randint(0, 1)
+        texts.append(s)
+    # exactly 19 and 20 significant digits, with and without leading zeros
+    for _ in range(500):
+        for d in (18, 19, 20):
+            m = str(rng.randint(10 ** (d - 1), 10 ** d - 1))
+            k = rng.randint(0, d)
+            texts += [m[:k] + "." + m[k:], "0.000" + m, m + "e-" + str(rng.randint(0, 30))]
+    texts += ["00000000000000000000000001.5", "0.0000000000000000000000000000001", "-0.0", "+0",
+              "12345678", "123456789012345678", "1234567890123456789", "12345678901234567890",
+              "4.9406564584124654e-324", "2.4703282292062327e-324", "2.4703282292062328e-324",
+              "2.2250738585072011e-308", "2.2250738585072012e-308", "1.7976931348623157e308",
+              "1.7976931348623159e308", "1e-324", "0e999999", "1e+022", "9007199254740993",
+              "9007199254740992.5", "INF", "-inf", "+Infinity", "infinity"]
+    p = tmp_path / "f.csv"
+    p.write_text("v\n" + "\n".join(texts) + "\n")
+    t, _ = R.read(p)
+    assert t.schema.field("v").type == pa.float64()
+    got = t.column("v").to_pylist()
+    assert len(got) == len(texts)
+    for s, g in zip(texts, got):
+        assert struct.pack("<d", g) == struct.pack("<d", float(s)), (s, g, float(s))
+
+
+def test_float_fast_path_rejects_non_numbers(tmp_path):
+    """Values the fast path must not accept: each column then is a string column (as pandas
+    infers object), or a forced double column fails naming the value."""
+    bad = ["12345678.9x", "1234567890123456e", "1.2.3", "--1", "1e+", "12345678 9", "0x10", "1_000",
+           ".", "+", "1e5.5", "123456789012345678901234567890abc"]
+    for b in bad:
+        p = tmp_path / "b.csv"
+        p.write_text(f"v\n1.5\n{b}\n")
+        t, _ = R.read(p)
+        assert t.schema.field("v").type == pa.string(), b
+        assert t.column("v").to_pylist() == ["1.5", b]
+        with pytest.raises(ValueError):
+            float(b.replace("_", "!"))
+
+
+def test_custom_null_values_lengths(tmp_path):
+    """The null-string filter (first byte + length bitmap): long null strings (>= 63 bytes),
+    null strings that share first byte and length with real values, values that are
+    prefixes/extensions of a null string.  Oracle: pandas with the same na_values."""
+    long_na = "MISSING-" + "x" * 70
+    nas = ["-999", "1.#QNAN", long_na, "NULLISH"]
+    rows = ["-999", "-998", "1.#QNAN", "1.5", long_na, long_na + "y", long_na[:-1], "NULLISH", "3"]
+    p = tmp_path / "n.csv"
+    p.write_text("v,s\n" + "\n".join(f"{x},{x}" for x in rows) + "\n")
+    t, _ = R.read(p, null_values=nas)
+    df = pd.read_csv(p, na_values=nas, keep_default_na=False, dtype=str)
+    want = [None if isinstance(x, float) else x for x in df["s"]]
+    assert t.column("s").to_pylist() == want
+    assert t.column("v").to_pylist() == want
+
+
+def test_small_files_and_fifo(tmp_path):
+    """Buffers and field slots are sized from the file size for small regular files: the
+    tightest cases (a header of only delimiters, many columns in a tiny file, no final
+    newline) read as pandas does."""
+    cases = [",\n1,2\n", ",,,\n1,2,3,4", "a\n1", ",".join(f"c{i}" for i in range(3000)) + "\n" +
+             ",".join(str(i) for i in range(3000)) + "\n"]
+    for k, text in enumerate(cases):
+        p = tmp_path / f"s{k}.csv"
+        p.write_text(text)
+        t, _ = R.read(p)
+        df = pd.read_csv(p)
+        assert t.column_names == list(df.columns)
+        assert [t.column(i).to_pylist() for i in range(t.num_columns)] == [df[c].tolist() for c in df.columns]
+
+
 def test_quoting_crlf_and_nulls(tmp_path):
     p = tmp_path / "q.csv"
     p.write_bytes(b'id,name,val\r\n1,"a, b",1.5\r\n2,"say ""hi""",NA\r\n3,"multi\nline",\r\n4,,nan\r\n5,"",7\r\n')

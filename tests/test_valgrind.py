@@ -36,3 +36,31 @@ def test_valgrind_clean(shared, tmp_path):
                            input=stdin, capture_output=True, text=True, timeout=300)
         assert p.returncode != 99, f"valgrind errors for {args}:\n{p.stderr[-4000:]}"
         assert "==" not in p.stderr or "Invalid" not in p.stderr, p.stderr[-4000:]
+
+
+def _vg(args, **kw):
+    p = subprocess.run(["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                        "--errors-for-leak-kinds=definite,indirect", str(SKYTILE), *map(str, args)],
+                       capture_output=True, text=True, timeout=600, **kw)
+    assert p.returncode != 99, f"valgrind errors for {args}:\n{p.stderr[-4000:]}"
+    assert p.returncode == 0, f"{args} failed:\n{p.stderr[-4000:]}"
+    return p
+
+
+def test_valgrind_survey_workflow(tmp_path):
+    """generate -> import -> lightcurves (with plots) -> xmatch -> plot, all under memcheck."""
+    survey, cat = tmp_path / "survey", tmp_path / "cat"
+    _vg(["generate", "--output", survey, "--objects", "300", "--epochs", "12", "--targets", "3",
+         "--cone", "40,-20,2", "--seed", "7"])
+    _vg(["import", survey / "detections", "--output", cat, "--pixel-threshold", "1000",
+         "--highest-order", "8", "--threads", "2"])
+    lc = tmp_path / "lc.parquet"
+    _vg(["lightcurves", "--catalog", cat, "--targets", survey / "targets.csv", "--radius-arcsec", "1",
+         "--time-column", "mjd", "--id-column", "id", "--band-column", "band", "--plot-y", "flux",
+         "--plot-err", "flux_err", "--plot", tmp_path / "plots", "--output", lc, "--threads", "2"])
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 3
+    _vg(["xmatch", survey / "targets.csv", cat, "--radius-arcsec", "1", "--n-neighbors", "all",
+         "--output", tmp_path / "xm.parquet"])
+    ids = open(survey / "targets.csv").read().splitlines()[1].split(",")[0]
+    _vg(["plot", lc, "--id", ids, "--time-column", "mjd", "--y", "flux", "--band-column", "band",
+         "--output", tmp_path / "one.png"])

@@ -24,6 +24,7 @@ extern "C" {
 #endif
 
 struct st_error;
+struct st_input_options;
 
 /* Highest histogram order st_bin accepts (12 * 4^14 pixels = 3.2e9). */
 #define ST_BIN_MAX_ORDER 14
@@ -228,6 +229,34 @@ typedef struct st_import_options {
   st_import_progress_fn progress;   /* may be NULL                            */
   st_import_file_error_fn file_error; /* may be NULL                          */
   void *ctx;                     /* passed to the callbacks                   */
+  const struct st_input_options *input; /* reader options (CSV settings,
+                                    column_names, columns/drop_columns,
+                                    schema, filename_regex/column, FITS HDU);
+                                    NULL = defaults.  `format` above wins.   */
+  int64_t byte_threshold;        /* > 0: partition by estimated in-memory
+                                    bytes instead of rows (hats-import's
+                                    byte_pixel_threshold, see map.c)          */
+  const int *existing_orders;    /* incremental import: partitions (order,   */
+  const int64_t *existing_pixels; /* pixel) of an existing catalog that must */
+  int64_t n_existing;            /* be kept (hats existing_pixels); 0 = off  */
+  const int *skymap_alt_orders;  /* also write skymap.K.fits for these K     */
+  int n_skymap_alt_orders;       /* (each < the histogram order)             */
+  int row_group_subtile_delta;   /* >= 0: one row group per non-empty pixel
+                                    of order (partition order + delta), as
+                                    hats' subtile_order_delta; -1 = off (the
+                                    default); exclusive with row_group_rows  */
+  bool use_healpix_29;           /* position rows by the input's `_healpix_29`
+                                    column (int64, order 29 nested) instead
+                                    of ra/dec, as hats-import's
+                                    use_healpix_29 (see pipeline.c)           */
+  int64_t memory_limit;          /* bytes the run may use for rows in memory
+                                    (split buffers, reduce sorts); 0 = a
+                                    quarter of the physical memory           */
+  volatile int *cancel;          /* optional: when *cancel becomes non-zero
+                                    (e.g. from a SIGINT handler) the run
+                                    stops within about a second with
+                                    ST_ERR_INTERRUPTED, keeping its state for
+                                    a `resume`                                */
 } st_import_options;
 
 ST_API void st_import_options_init(st_import_options *o);
@@ -235,11 +264,17 @@ ST_API void st_import_options_init(st_import_options *o);
 /*
 ** Import the input files into a new HATS catalog at o->output, as
 ** hats-import's catalog pipeline does (map, bin, split, reduce, finish).
+** Memory for rows in flight stays within o->memory_limit (partitions that
+** do not fit are sorted externally, spilling sorted runs to the state
+** directory); see src/import/pipeline.c for what the limit does not count.
 ** The catalog is built in "OUTPUT.tmp-skytile" and renamed into place at
 ** the end.  Failed input files are reported through o->file_error and the
 ** run fails (ST_ERR_CORRUPT, message listing them) after the mapping stage;
 ** the state directory keeps the histograms of the files done, so a run with
-** `resume` does not read them again.
+** `resume` does not read them again.  A run stopped through o->cancel
+** returns ST_ERR_INTERRUPTED ("interrupted; run the same command with
+** --resume to continue") and keeps the state and the leaves written, like
+** a run that was killed.
 */
 ST_API int st_import_run(const st_import_options *o, struct st_error *err);
 

@@ -12,6 +12,17 @@
 ** Rows whose time or value is null/NaN are skipped.  A table with no
 ** drawable points still gives a PNG (empty axes, "no data").
 ** The PNG is written atomically (temp file + rename).
+**
+** Columns may be of any integer or floating-point type (dictionary-encoded
+** too); values are converted to double.  Series colours follow matplotlib's
+** "tab10" cycle (#1f77b4, #ff7f0e, #2ca02c, ...); markers are filled circles,
+** error bars vertical lines of the same colour.  Panels narrower than 60 px
+** (too many epochs for the width) fall back to a single panel.
+** Errors: a missing column is ST_ERR_NOTFOUND and a non-numeric one
+** ST_ERR_SCHEMA ("plot: y column 'band' is string, not numeric"); bad options
+** or rows ST_ERR_INVALID (size must be 200..16384 x 150..16384, 1..64 y
+** columns); failure to write ST_ERR_IO.  Nothing is left at png_path on
+** error.  Thread-safe: distinct calls may run concurrently (cairo is).
 */
 #ifndef SKYTILE_PLOT_H
 #define SKYTILE_PLOT_H
@@ -52,6 +63,15 @@ ST_API void st_plot_options_init(st_plot_options *o);
 ST_API int st_plot_lightcurve(const struct st_table *t, long long row0, long long nrows,
                               const st_plot_options *o, const char *png_path,
                               struct st_error *err);
+
+/*
+** Release the global caches of cairo (font faces, scaled fonts) and
+** fontconfig's configuration that plotting filled.  Optional: call it once
+** before exit, when no thread is plotting, to keep leak checkers (valgrind,
+** LeakSanitizer) quiet.  Plotting again afterwards works, but fontconfig
+** then re-reads its configuration and a second cleanup leaks ~1 KB.
+*/
+ST_API void st_plot_cleanup(void);
 
 #ifdef __cplusplus
 }

@@ -34,7 +34,9 @@
 ** Pruning, in order: partitions whose HEALPix cell misses the region's MOC;
 ** row groups whose _healpix_29 min/max range misses the MOC, or whose
 ** statistics prove the where expression false; then only the needed column
-** chunks of the remaining row groups are read; then the exact row tests.
+** chunks of the remaining row groups are read (the region/where columns
+** first, the other output columns only when a row of the file matched);
+** then the exact row tests.
 ** Row-group statistics come from _metadata when present (files without
 ** a surviving row group are never opened).
 **
@@ -72,7 +74,7 @@ typedef struct st_query st_query;
 typedef struct st_query_stats {
   int partitions_total;      /* partitions in the catalog                     */
   int partitions_region;     /* whose cell meets the region                   */
-  int files_opened;          /* leaf files opened                             */
+  int files_opened;          /* leaf files opened (once per piece read)       */
   int64_t row_groups_total;  /* row groups in the considered partitions       */
   int64_t row_groups_hpx;    /* left after _healpix_29 statistics             */
   int64_t row_groups_read;   /* left after --where statistics (read)          */
@@ -106,11 +108,32 @@ ST_API int st_query_set_radec_columns(st_query *q, const char *ra, const char *d
                                       struct st_error *err);
 ST_API void st_query_set_limit(st_query *q, int64_t limit);    /* < 0: none      */
 ST_API void st_query_set_threads(st_query *q, int threads);    /* <= 0: 1        */
+/* Rows per delivered batch when a big partition (or an unpartitioned Parquet
+   file/directory) is read in pieces of whole row groups (default 1048576;
+   <= 0: the default).  Pieces are used only when row-group statistics show
+   they keep the output order. */
+ST_API void st_query_set_batch_rows(st_query *q, int64_t rows);
 
 /* Run on c; *out receives the result table (possibly 0 rows, with the output
    schema).  stats may be NULL. */
 ST_API int st_query_run(st_query *q, const st_catalog *c, struct st_table **out,
                         st_query_stats *stats, struct st_error *err);
+
+/*
+** Streaming run: the result in batches, in the same order as st_query_run,
+** without holding it whole.  fn is called on the calling thread with each
+** partition's matching rows (a batch has >= 1 row; the batch is the
+** callee's to read during the call only — st_table_slice it to keep it),
+** cut at the limit; when the whole result is empty, fn is called once with
+** a 0-row table carrying the output schema.  A partition of more than
+** batch_rows rows comes in several batches when it can be read in pieces
+** (st_query_set_batch_rows).  A non-zero return from fn
+** stops the run and is returned (fn should fill err).  Memory holds at most
+** 2 x threads batches at a time.
+*/
+typedef int (*st_query_batch_fn)(void *ctx, const struct st_table *batch, struct st_error *err);
+ST_API int st_query_run_stream(st_query *q, const st_catalog *c, st_query_batch_fn fn, void *ctx,
+                               st_query_stats *stats, struct st_error *err);
 
 #ifdef __cplusplus
 }

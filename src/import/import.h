@@ -1,10 +1,12 @@
 /*
 ** This file declares the internals of the import module (src/import/),
 ** which implements include/skytile/import.h: the HATS import pipeline
-** (plan, map, bin, split, reduce, finish).  So far:
+** (plan, map, bin, split, reduce, finish):
 **
 **   bin.c      st_bin: histogram -> partitions + alignment (hats-exact)
 **   finish.c   partition_info.csv, properties, HEALPix FITS skymaps
+**   pipeline.c, map.c, split.c, reduce.c, state.c: st_import_run (their
+**              shared internals are in pipeline.h)
 **
 ** Helpers shared between the files (and unit-tested on their own) are
 ** declared here.

@@ -1,116 +1,228 @@
 /*
 ** This file implements the mapping stage of the import pipeline: each
 ** input file is read (ra/dec only matter) and its rows are counted per
-** HEALPix pixel at highest_order, as hats-import's map_to_pixels does.
+** HEALPix pixel at the mapping order (highest_order, or the constant order),
+** as hats-import's map_to_pixels does.  With --byte-threshold the estimated
+** in-memory bytes of the rows are summed per pixel too (st_imp_row_bytes:
+** hats' size model, every column measured on every row; hats-import
+** measures fixed-size and "consistent" string columns on the first chunk
+** of the first file only, so byte sums may differ slightly).
 **
 ** A worker keeps the histogram of the file it reads as a sparse list
 ** (pixels ascending, counts), merging each batch's sorted pixels into it,
 ** so memory is O(batch + non-empty pixels of the file).  When the file is
 ** done its list is saved in the state directory (state.c) and added to the
 ** dense catalog histogram under the lock.  With --resume, a file whose
-** saved list is present is not read.
+** saved list is present is not read.  Cancellation is polled per batch: an
+** interrupted file is not saved (a resumed run maps it again).
 */
 #include <stdlib.h>
 #include <string.h>
 
 #include "import/pipeline.h"
+#include "util/mem.h"
 #include "skytile/healpix.h"
 
 typedef struct sparse {
-  int64_t *pix, *cnt;
-  int64_t n, cap;
+  int64_t *pix, *cnt, *bytes; /* bytes: NULL unless byte threshold mode */
+  int64_t n;
 } sparse;
 
-/* Merge sorted batch pixels p[0..m) into s. */
-static int sparse_merge(sparse *s, const uint64_t *p, int64_t m, st_error *err) {
-  /* run-length the batch first */
-  int64_t k = 0;
-  int64_t *bp = malloc((size_t)(m ? m : 1) * 8), *bc = malloc((size_t)(m ? m : 1) * 8);
-  if (!bp || !bc) {
-    free(bp);
-    free(bc);
-    return st_fail(err, ST_ERR_NOMEM, "map: out of memory");
-  }
-  for (int64_t i = 0; i < m; i++) {
-    if (k && bp[k - 1] == (int64_t)p[i]) bc[k - 1]++;
-    else bp[k] = (int64_t)p[i], bc[k++] = 1;
-  }
+/* Merge the run-length batch (bp, bc, bb: k pixels ascending) into s. */
+static int sparse_merge(sparse *s, const int64_t *bp, const int64_t *bc, const int64_t *bb,
+                        int64_t k, st_error *err) {
   int64_t cap = s->n + k;
-  int64_t *np = malloc((size_t)(cap ? cap : 1) * 8), *nc = malloc((size_t)(cap ? cap : 1) * 8);
-  if (!np || !nc) {
-    free(np);
-    free(nc);
-    free(bp);
-    free(bc);
+  size_t sz = (size_t)(cap ? cap : 1) * 8;
+  int64_t *np = malloc(sz), *nc = malloc(sz), *nb = bb ? malloc(sz) : NULL;
+  if (!np || !nc || (bb && !nb)) {
+    free(np), free(nc), free(nb);
     return st_fail(err, ST_ERR_NOMEM, "map: out of memory");
   }
   int64_t i = 0, j = 0, o = 0;
   while (i < s->n || j < k) {
-    if (j >= k || (i < s->n && s->pix[i] < bp[j])) np[o] = s->pix[i], nc[o++] = s->cnt[i++];
-    else if (i >= s->n || bp[j] < s->pix[i]) np[o] = bp[j], nc[o++] = bc[j++];
-    else np[o] = s->pix[i], nc[o++] = s->cnt[i++] + bc[j++];
+    if (j >= k || (i < s->n && s->pix[i] < bp[j])) {
+      np[o] = s->pix[i], nc[o] = s->cnt[i];
+      if (bb) nb[o] = s->bytes[i];
+      i++;
+    } else if (i >= s->n || bp[j] < s->pix[i]) {
+      np[o] = bp[j], nc[o] = bc[j];
+      if (bb) nb[o] = bb[j];
+      j++;
+    } else {
+      np[o] = s->pix[i], nc[o] = s->cnt[i] + bc[j];
+      if (bb) nb[o] = s->bytes[i] + bb[j];
+      i++, j++;
+    }
+    o++;
   }
-  free(s->pix);
-  free(s->cnt);
-  free(bp);
-  free(bc);
-  s->pix = np, s->cnt = nc, s->n = o, s->cap = cap;
+  free(s->pix), free(s->cnt), free(s->bytes);
+  s->pix = np, s->cnt = nc, s->bytes = nb, s->n = o;
   return 0;
+}
+
+/* hats' per-row share of a column's loaded Arrow buffers (size_estimates.
+** _arrow_column_mem_sizes): fixed width + 1/8 byte when a validity bitmap
+** is present; strings: data bytes + offset width; lists of fixed-width
+** values: length x width + offset width; structs: the sum of their fields;
+** anything else: its buffers' bytes spread evenly over the rows. */
+static void col_bytes(const st_field *f, const st_array *a, int64_t n, double *out) {
+  double bm = a->buf[0] ? 0.125 : 0.0;
+  int w = f->dict_encoded ? 0 : st_type_byte_width(f);
+  if (w < 0 || w > 0) {
+    double v = (w < 0 ? 0.125 : (double)w) + bm;
+    for (int64_t i = 0; i < n; i++) out[i] += v;
+    return;
+  }
+  int64_t off = a->offset;
+  switch (f->dict_encoded ? ST_T_NULL : f->type) {
+  case ST_T_STRING:
+  case ST_T_BINARY: {
+    const int32_t *o = (const int32_t *)a->buf[1] + off;
+    for (int64_t i = 0; i < n; i++) out[i] += (double)(o[i + 1] - o[i]) + 4 + bm;
+    return;
+  }
+  case ST_T_LARGE_STRING:
+  case ST_T_LARGE_BINARY: {
+    const int64_t *o = (const int64_t *)a->buf[1] + off;
+    for (int64_t i = 0; i < n; i++) out[i] += (double)(o[i + 1] - o[i]) + 8 + bm;
+    return;
+  }
+  case ST_T_LIST:
+  case ST_T_LARGE_LIST: {
+    const st_field *cf = &f->children[0];
+    const st_array *ca = a->children[0];
+    int cw = cf->dict_encoded ? 0 : st_type_byte_width(cf);
+    double ew = cw < 0 ? 0.125 : (double)cw;
+    if (cw != 0) ew += ca->buf[0] ? 0.125 : 0.0;
+    else if (ca->length > 0) { /* variable-width elements: their average */
+      double tot = 0;
+      for (int k = 0; k < 3; k++)
+        if (ca->mem[k]) tot += (double)ca->mem[k]->size;
+      ew = tot / (double)ca->length;
+    }
+    bool large = f->type == ST_T_LARGE_LIST;
+    for (int64_t i = 0; i < n; i++) {
+      int64_t len = large ? ((const int64_t *)a->buf[1])[off + i + 1] - ((const int64_t *)a->buf[1])[off + i]
+                          : ((const int32_t *)a->buf[1])[off + i + 1] - ((const int32_t *)a->buf[1])[off + i];
+      out[i] += (double)len * ew + (large ? 8 : 4) + bm;
+    }
+    return;
+  }
+  case ST_T_STRUCT:
+    for (int64_t i = 0; i < n; i++) out[i] += bm;
+    for (int k = 0; k < f->n_children; k++) col_bytes(&f->children[k], a->children[k], n, out);
+    return;
+  default: {
+    double tot = 0;
+    for (int k = 0; k < 3; k++)
+      if (a->mem[k]) tot += (double)a->mem[k]->size;
+    double v = a->length > 0 ? tot / (double)a->length : 0;
+    for (int64_t i = 0; i < n; i++) out[i] += v;
+  }
+  }
+}
+
+void st_imp_row_bytes(const st_table *t, double *out) {
+  for (int c = 0; c < t->n_columns; c++)
+    col_bytes(&t->schema.children[c], t->columns[c], t->n_rows, out);
 }
 
 static int map_file(st_imp_ctx *c, int f, st_error *err) {
   const char *path = c->o->inputs[f];
-  int order = c->o->highest_order, found = 0, rc;
+  int order = c->map_order, found = 0, rc;
+  bool want_bytes = c->bytes_hist != NULL;
   pthread_mutex_lock(&c->lock);
-  rc = c->o->resume ? st_imp_state_load_hist(c->state_dir, f, path, order, c->hist, c->hist_npix,
-                                             &found, err)
+  rc = c->o->resume ? st_imp_state_load_hist(c->state_dir, f, path, order, c->hist, c->bytes_hist,
+                                             c->hist_npix, &found, err)
                     : 0;
   pthread_mutex_unlock(&c->lock);
   if (rc || found) return rc;
   st_input *in = NULL;
   st_table *t = NULL;
   sparse s = {0};
-  double *ra = NULL, *dec = NULL;
+  double *ra = NULL, *dec = NULL, *rb = NULL;
   uint64_t *pix = NULL, *tmp = NULL;
+  int64_t *idx = NULL, *tidx = NULL, *bp = NULL, *bc = NULL, *bb = NULL;
   int64_t cap = 0;
   ST_TRY(st_input_open(path, &c->in_opt, &in, err));
   for (;;) {
+    if ((rc = st_imp_check_cancel(c, err))) break;
     rc = st_input_next(in, &t, err);
     if (rc || !t) break;
     int64_t n = t->n_rows;
     if (n > cap) {
-      free(ra), free(dec), free(pix), free(tmp);
+      free(ra), free(dec), free(pix), free(tmp), free(rb), free(idx), free(tidx);
+      free(bp), free(bc), free(bb);
       cap = n;
-      ra = malloc((size_t)n * 8), dec = malloc((size_t)n * 8);
-      pix = malloc((size_t)n * 8), tmp = malloc((size_t)n * 8);
-      if (!ra || !dec || !pix || !tmp) {
+      size_t sz = (size_t)n * 8;
+      ra = malloc(sz), dec = malloc(sz), pix = malloc(sz), tmp = malloc(sz);
+      bp = malloc(sz), bc = malloc(sz);
+      rb = want_bytes ? malloc(sz) : NULL, idx = want_bytes ? malloc(sz) : NULL;
+      tidx = want_bytes ? malloc(sz) : NULL, bb = want_bytes ? malloc(sz) : NULL;
+      if (!ra || !dec || !pix || !tmp || !bp || !bc ||
+          (want_bytes && (!rb || !idx || !tidx || !bb))) {
         rc = st_fail(err, ST_ERR_NOMEM, "map: out of memory for %lld rows", (long long)n);
         break;
       }
     }
-    rc = st_imp_coords(t, c->ra_idx, c->dec_idx, ra, dec, err);
-    if (!rc) rc = st_hpx_ang2pix_batch(order, ra, dec, n, (int64_t *)pix, err);
+    if (st_input_rows_read(in) == n) { /* first batch: sample the row size */
+      double *sz = calloc((size_t)n, sizeof *sz), sum = 0;
+      if (sz) {
+        st_imp_row_bytes(t, sz); /* the slice's own bytes (buffers may be shared) */
+        for (int64_t i = 0; i < n; i++) sum += sz[i];
+      }
+      int64_t tb = sz ? (int64_t)sum : st_imp_table_bytes(t);
+      free(sz);
+      pthread_mutex_lock(&c->lock);
+      c->sample_rows += n, c->sample_bytes += tb;
+      pthread_mutex_unlock(&c->lock);
+    }
+    rc = st_imp_pixels(c, t, order, ra, dec, (int64_t *)pix, err);
     if (rc) {
       st_error_prefix(err, "%s: rows %lld..: ", path, (long long)(st_input_rows_read(in) - n));
       break;
     }
-    st_imp_radix_sort(pix, NULL, n, (uint64_t)c->hist_npix - 1, tmp, NULL);
-    rc = sparse_merge(&s, pix, n, err);
+    if (want_bytes) {
+      memset(rb, 0, (size_t)n * 8);
+      st_imp_row_bytes(t, rb);
+      for (int64_t i = 0; i < n; i++) idx[i] = i;
+    }
+    st_imp_radix_sort(pix, idx, n, (uint64_t)c->hist_npix - 1, tmp, tidx);
+    /* run-length: rows and (as hats: the float sum per pixel and batch,
+    ** truncated) bytes per pixel */
+    int64_t k = 0;
+    for (int64_t i = 0; i < n;) {
+      int64_t j = i;
+      double sum = 0;
+      while (j < n && pix[j] == pix[i]) {
+        if (want_bytes) sum += rb[idx[j]];
+        j++;
+      }
+      bp[k] = (int64_t)pix[i], bc[k] = j - i;
+      if (want_bytes) bb[k] = (int64_t)sum;
+      k++, i = j;
+    }
+    rc = sparse_merge(&s, bp, bc, want_bytes ? bb : NULL, k, err);
     st_table_free(t);
     t = NULL;
     if (rc) break;
   }
   st_table_free(t);
   st_input_close(in);
-  free(ra), free(dec), free(pix), free(tmp);
-  if (!rc) rc = st_imp_state_save_hist(c->state_dir, f, path, order, s.pix, s.cnt, s.n, err);
+  free(ra), free(dec), free(pix), free(tmp), free(rb), free(idx), free(tidx);
+  free(bp), free(bc), free(bb);
+  static const int64_t none = 0; /* an empty file has no arrays but bytes mode */
+  if (!rc)
+    rc = st_imp_state_save_hist(c->state_dir, f, path, order, s.pix, s.cnt,
+                                want_bytes ? (s.bytes ? s.bytes : &none) : NULL, s.n, err);
   if (!rc) {
     pthread_mutex_lock(&c->lock);
     for (int64_t i = 0; i < s.n; i++) c->hist[s.pix[i]] += s.cnt[i];
+    if (want_bytes && s.bytes)
+      for (int64_t i = 0; i < s.n; i++) c->bytes_hist[s.pix[i]] += s.bytes[i];
     pthread_mutex_unlock(&c->lock);
   }
-  free(s.pix);
-  free(s.cnt);
+  free(s.pix), free(s.cnt), free(s.bytes);
   return rc;
 }
 
@@ -121,6 +233,7 @@ typedef struct map_job {
 static int map_worker(st_imp_ctx *c, int worker, void *arg, st_error *err) {
   map_job *j = arg;
   for (;;) {
+    ST_TRY(st_imp_check_cancel(c, err));
     int f = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
     if (f >= c->o->n_inputs) return 0;
     st_error e = {0};
@@ -128,7 +241,9 @@ static int map_worker(st_imp_ctx *c, int worker, void *arg, st_error *err) {
       st_imp_progress(c, "Mapping", 1, c->o->n_inputs);
       continue;
     }
-    if (map_file(c, f, &e)) c->failed[f] = 1, st_imp_file_failed(c, f, &e);
+    int rc = map_file(c, f, &e);
+    if (rc == ST_ERR_INTERRUPTED) return *err = e, rc;
+    if (rc) c->failed[f] = 1, st_imp_file_failed(c, f, &e);
     st_imp_progress(c, "Mapping", 1, c->o->n_inputs);
   }
 }

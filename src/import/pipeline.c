@@ -2,13 +2,26 @@
 ** This file implements st_import_run, the HATS import pipeline (issue 5),
 ** following hats-import's catalog pipeline stage by stage:
 **
-**   Mapping    per-file row-count histograms at highest_order (map.c),
-**              persisted in the state directory (state.c)
-**   Binning    st_bin (hats' generate_alignment) -> partitions + alignment
+**   Mapping    per-file row-count (and, with a byte threshold, byte-size)
+**              histograms at the mapping order (map.c), persisted in the
+**              state directory (state.c)
+**   Binning    st_bin (hats' generate_alignment, constant order, existing
+**              pixels, byte threshold) -> partitions + alignment
 **   Splitting  rows -> per-thread spill files grouped by partition (split.c)
 **   Reducing   partition runs -> sorted leaf files (reduce.c)
 **   Finishing  partition_info.csv, dataset/_metadata + _common_metadata,
-**              point_map.fits + skymap.fits, properties + hats.properties
+**              point_map.fits + skymap.fits (+ skymap.K.fits),
+**              properties + hats.properties
+**
+** Mapping order: highest_order, or the constant order when one is given
+** (hats-import maps, and writes its skymaps, at the constant order).
+**
+** Positions: from ra/dec, or with use_healpix_29 from the input's own
+** `_healpix_29` column (hats-import's use_healpix_29: that column stays
+** where it is, no column is added, --sort-columns are refused and the
+** properties carry no hats_col_healpix).  An input holding `_healpix_29`
+** without use_healpix_29 is an error naming both ways out.  All leaf
+** columns are nullable, as hats-import writes them.
 **
 ** Directories: the catalog is built in OUTPUT.tmp-skytile and renamed to
 ** OUTPUT at the end (an existing OUTPUT is an error unless overwrite; it is
@@ -18,15 +31,35 @@
 ** (state.c checks path and order); if STATE/options.txt (the options that
 ** shape the leaves) is unchanged and the saved split index matches the new
 ** binning, splitting is skipped and the leaves already in the build
-** directory with the expected row count are kept (a failure during the
-** reducing stage keeps the build directory for this; temporaries left by a
-** killed run are removed).
+** directory with the expected row count are kept (a failure or an
+** interruption from the reducing stage on keeps the build directory for
+** this; temporaries left by a killed run are removed).
+**
+** Cancellation: o->cancel is polled by every stage (per input file and
+** batch, per spill row group, per partition, per merge batch, per 256
+** partitions when finishing); the run then returns ST_ERR_INTERRUPTED
+** within about a second, its state kept as after a kill.
+**
+** Memory (--memory-limit, default a quarter of the RAM): each of the T
+** workers gets limit / T.  The row size is estimated from the first batch
+** of every file mapped (else from the schema); a worker sorts at most
+** budget / (3 x row size) rows in memory (bucket, its copy, the sorted
+** copy), the split stage reads batches of at most 1/16 and gathers at most
+** 1/8 of the budget.  A partition over the in-memory size is sorted
+** externally (reduce.c).  Not counted in the limit: the histogram and the
+** alignment (12 bytes x 12 * 4^order), the input reader's own buffers (a
+** Parquet row group is decoded whole), the program itself, and the pages
+** of the memory-mapped input files being read, which the kernel counts in
+** RSS (SKYTILE_NO_MMAP=1 reads them with pread instead; the external sort
+** closes spill and run files between chunks and row groups so that their
+** pages do not accumulate).
 **
 ** Buckets: after binning, consecutive partitions (in partition_info order)
-** are grouped into buckets holding at most the threshold rows (or one
-** partition); a bucket is the unit of spill row groups (split.c) and of
-** reduce work (reduce.c), which bounds the number of row groups by
-** batches x buckets instead of batches x partitions.
+** are grouped into buckets holding at most the threshold rows and the rows
+** a worker may sort in memory (or one partition); a bucket is the unit of
+** spill row groups (split.c) and of reduce work (reduce.c), which bounds
+** the number of row groups by batches x buckets instead of batches x
+** partitions.
 **
 ** Row counts are checked between the stages: histogram total = binned
 ** total = rows split = sum of the partitions' rows written.
@@ -43,6 +76,7 @@
 #include "import/import.h"
 #include "skytile/healpix.h"
 #include "skytile/parquet.h"
+#include "util/mem.h"
 
 void st_import_options_init(st_import_options *o) {
   memset(o, 0, sizeof *o);
@@ -57,6 +91,7 @@ void st_import_options_init(st_import_options *o) {
   o->drop_empty_siblings = true;
   o->compression = ST_PQ_CODEC_ZSTD;
   o->compression_level = 15;
+  o->row_group_subtile_delta = -1;
 }
 
 /* ---- threads and reporting ------------------------------------------------ */
@@ -73,7 +108,15 @@ typedef struct thread_arg {
 static void *thread_main(void *p) {
   thread_arg *t = p;
   t->rc = t->fn(t->c, t->worker, t->arg, &t->err);
+  if (t->rc) t->c->stop = 1;
   return NULL;
+}
+
+int st_imp_check_cancel(const st_imp_ctx *c, st_error *err) {
+  if ((c->o->cancel && *c->o->cancel) || c->stop)
+    return st_fail(err, ST_ERR_INTERRUPTED,
+                   "interrupted; run the same command with --resume to continue");
+  return 0;
 }
 
 int st_imp_parallel(st_imp_ctx *c, st_imp_worker_fn fn, void *arg, st_error *err) {
@@ -85,23 +128,22 @@ int st_imp_parallel(st_imp_ctx *c, st_imp_worker_fn fn, void *arg, st_error *err
     return st_fail(err, ST_ERR_NOMEM, "out of memory");
   }
   int started = 0;
+  c->stop = 0;
+  for (int i = 0; i < n; i++) ta[i] = (thread_arg){.c = c, .fn = fn, .arg = arg, .worker = i};
   for (int i = 0; i < n; i++) {
-    ta[i] = (thread_arg){.c = c, .fn = fn, .arg = arg, .worker = i};
     if (i > 0 && pthread_create(&th[i], NULL, thread_main, &ta[i])) break;
     started = i + 1;
   }
   thread_main(&ta[0]);
   for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
+  /* threads that could not start: run their share on this thread */
+  for (int i = started; i < n && !c->stop; i++) thread_main(&ta[i]);
+  /* the first real error; an interruption (user or c->stop) only if none */
   int rc = 0;
-  for (int i = 0; i < started && !rc; i++)
-    if (ta[i].rc) rc = ta[i].rc, *err = ta[i].err;
-  if (!rc && started < n) {
-    /* threads that could not start: run their share on this thread */
-    for (int i = started; i < n && !rc; i++) {
-      thread_main(&ta[i]);
-      if (ta[i].rc) rc = ta[i].rc, *err = ta[i].err;
-    }
-  }
+  for (int i = 0; i < n; i++)
+    if (ta[i].rc && (!rc || (rc == ST_ERR_INTERRUPTED && ta[i].rc != ST_ERR_INTERRUPTED)))
+      rc = ta[i].rc, *err = ta[i].err;
+  c->stop = 0;
   free(ta), free(th);
   return rc;
 }
@@ -125,6 +167,44 @@ void st_imp_file_failed(st_imp_ctx *c, int file, const st_error *e) {
 }
 
 /* ---- helpers ---------------------------------------------------------------- */
+
+static int64_t array_bytes(const st_array *a) {
+  int64_t b = 0;
+  for (int k = 0; k < 3; k++)
+    if (a->mem[k]) b += (int64_t)a->mem[k]->size;
+  for (int i = 0; i < a->n_children; i++) b += array_bytes(a->children[i]);
+  if (a->dictionary) b += array_bytes(a->dictionary);
+  return b;
+}
+
+int64_t st_imp_table_bytes(const st_table *t) {
+  int64_t b = 0;
+  for (int i = 0; i < t->n_columns; i++) b += array_bytes(t->columns[i]);
+  return b;
+}
+
+int st_imp_pixels(const st_imp_ctx *c, const st_table *t, int order, double *ra, double *dec,
+                  int64_t *out, st_error *err) {
+  int64_t n = t->n_rows;
+  if (!c->use_h29) {
+    ST_TRY(st_imp_coords(t, c->ra_idx, c->dec_idx, ra, dec, err));
+    return st_hpx_ang2pix_batch(order, ra, dec, n, out, err);
+  }
+  const st_array *a = t->columns[c->h29_idx];
+  const int64_t *v = (const int64_t *)a->buf[1] + a->offset;
+  const int64_t top = (int64_t)12 << 58;
+  int sh = 2 * (29 - order);
+  for (int64_t i = 0; i < n; i++) {
+    if (a->buf[0] && !st_array_is_valid(a, i))
+      return st_fail(err, ST_ERR_INVALID, "row %lld: column '_healpix_29' is null", (long long)i);
+    if (v[i] < 0 || v[i] >= top)
+      return st_fail(err, ST_ERR_INVALID,
+                     "row %lld: _healpix_29 = %lld is not an order-29 nested pixel (0..%lld)",
+                     (long long)i, (long long)v[i], (long long)(top - 1));
+    out[i] = v[i] >> sh;
+  }
+  return 0;
+}
 
 int st_imp_coords(const st_table *t, int ra_idx, int dec_idx, double *ra, double *dec,
                   st_error *err) {
@@ -197,6 +277,18 @@ void st_imp_radix_sort(uint64_t *keys, int64_t *vals, int64_t n, uint64_t max_ke
   }
 }
 
+/* A row size estimate from the schema (8 bytes per value, 32 per string). */
+static double schema_row_bytes(const st_field *f) {
+  if (f->n_children) {
+    double b = 0;
+    for (int i = 0; i < f->n_children; i++) b += schema_row_bytes(&f->children[i]);
+    return f->type == ST_T_FIXED_LIST ? b * (f->byte_width > 0 ? f->byte_width : 1)
+           : f->type == ST_T_STRUCT ? b : 4 * b;
+  }
+  int w = st_type_byte_width(f);
+  return w > 0 ? w : w < 0 ? 1 : 32;
+}
+
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb, (void)flag, (void)ftw;
   return remove(p);
@@ -237,6 +329,10 @@ static int finish(st_imp_ctx *c, st_error *err) {
   st_pq_dataset_meta *dm = NULL;
   ST_TRY(st_pq_dataset_meta_open(ds, &dm, err));
   for (int64_t p = 0; p < b->nparts; p++) {
+    if ((p & 255) == 0 && st_imp_check_cancel(c, err)) {
+      st_pq_dataset_meta_abort(dm);
+      return err->code;
+    }
     char rel[256];
     snprintf(rel, sizeof rel, "Norder=%d/Dir=%lld/Npix=%lld.parquet", b->parts[p].order,
              (long long)(b->parts[p].pixel / 10000 * 10000), (long long)b->parts[p].pixel);
@@ -248,7 +344,9 @@ static int finish(st_imp_ctx *c, st_error *err) {
   }
   ST_TRY(st_pq_dataset_meta_close(dm, err));
   st_imp_progress(c, "Finishing", 1, 4);
-  ST_TRY(st_import_write_skymaps(c->build_dir, c->hist, o->highest_order, NULL, 0, err));
+  ST_TRY(st_imp_check_cancel(c, err));
+  ST_TRY(st_import_write_skymaps(c->build_dir, c->hist, c->map_order, o->skymap_alt_orders,
+                                 o->n_skymap_alt_orders, err));
   st_imp_progress(c, "Finishing", 1, 4);
   st_import_props pr;
   st_import_props_init(&pr);
@@ -268,10 +366,14 @@ static int finish(st_imp_ctx *c, st_error *err) {
   pr.total_rows = b->total_rows;
   pr.ra_column = o->ra_column;
   pr.dec_column = o->dec_column;
-  pr.healpix_column = "_healpix_29";
-  pr.healpix_order = 29;
+  if (!c->use_h29) { /* hats-import writes these only when it adds the column */
+    pr.healpix_column = "_healpix_29";
+    pr.healpix_order = 29;
+  }
   pr.npix_suffix = ".parquet";
-  pr.skymap_order = o->highest_order;
+  pr.skymap_order = c->map_order;
+  pr.skymap_alt_orders = o->n_skymap_alt_orders ? o->skymap_alt_orders : NULL;
+  pr.n_skymap_alt_orders = o->n_skymap_alt_orders;
   pr.max_rows = o->pixel_threshold;
   pr.moc_sky_fraction = st_import_sky_fraction(b->parts, b->nparts);
   pr.cols_sort = o->sort_columns && *o->sort_columns ? o->sort_columns : NULL;
@@ -279,6 +381,13 @@ static int finish(st_imp_ctx *c, st_error *err) {
   ST_TRY(st_import_write_properties(c->build_dir, &pr, err));
   st_imp_progress(c, "Finishing", 1, 4);
   return 0;
+}
+
+/* Leaves declare every column nullable, as hats-import writes them (its rows
+** pass through pandas): a FITS or Parquet "required" column becomes optional. */
+static void set_nullable(st_field *f) {
+  f->nullable = true;
+  for (int i = 0; i < f->n_children; i++) set_nullable(&f->children[i]);
 }
 
 /* The unified schema of the inputs: each file's schema is inferred on its
@@ -292,6 +401,7 @@ static int infer_schema(st_imp_ctx *c, st_error *err) {
   st_input_options iopt = c->in_opt;
   iopt.keep_null_type = true;
   for (int f = 0; f < o->n_inputs; f++) {
+    ST_TRY(st_imp_check_cancel(c, err));
     st_field one, u;
     st_error e = {0};
     const char *path = o->inputs[f];
@@ -315,6 +425,7 @@ static int infer_schema(st_imp_ctx *c, st_error *err) {
     return st_fail(err, ST_ERR_CORRUPT, "%d input file%s failed: %s", c->nfailed,
                    c->nfailed > 1 ? "s" : "", c->failed_list);
   st_schema_finalize_nulls(&c->schema);
+  for (int i = 0; i < c->schema.n_children; i++) set_nullable(&c->schema.children[i]);
   return 0;
 }
 
@@ -340,7 +451,7 @@ static int parse_sort_columns(st_imp_ctx *c, st_error *err) {
       return st_fail(err, ST_ERR_UNSUPPORTED,
                      "--sort-columns: sorting by a %s column ('%s') is not supported yet",
                      st_type_name(c->schema.children[found].type), c->schema.children[found].name);
-    c->sort_cols[c->n_sort++] = found + 1;
+    c->sort_cols[c->n_sort++] = found + c->col_shift;
     p = q ? q + 1 : p + len;
   }
   return 0;
@@ -350,13 +461,30 @@ static int parse_sort_columns(st_imp_ctx *c, st_error *err) {
 ** they are unchanged); compared with STATE/options.txt. */
 static int options_match(st_imp_ctx *c, bool *same, st_error *err) {
   const st_import_options *o = c->o;
-  char cur[2048], old[2048] = {0}, path[4200];
-  snprintf(cur, sizeof cur,
+  char cur[8192], old[8192] = {0}, path[4200];
+  /* FNV-1a of the existing partitions and of the column selections */
+  uint64_t h = 1469598103934665603ULL;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ULL)
+  for (int64_t i = 0; i < o->n_existing; i++) MIX(o->existing_orders[i]), MIX(o->existing_pixels[i]);
+  const st_input_options *in = &c->in_opt;
+  for (int i = 0; i < in->n_columns; i++)
+    for (const char *p = in->columns[i]; *p; p++) MIX(*p);
+  MIX(0xff);
+  for (int i = 0; i < in->n_drop; i++)
+    for (const char *p = in->drop_columns[i]; *p; p++) MIX(*p);
+#undef MIX
+  int k = snprintf(cur, sizeof cur,
            "ra=%s\ndec=%s\nsort=%s\ncodec=%d:%d\nrgrows=%lld\nhighest=%d\nlowest=%d\n"
-           "constant=%d\nthreshold=%lld\ndrop=%d\n",
+           "constant=%d\nthreshold=%lld\ndrop=%d\nbytes=%lld\nsubtile=%d\nexisting=%lld:%llx\n"
+           "columns=%llx\nfilename=%s:%s\nh29=%d\n",
            o->ra_column, o->dec_column, o->sort_columns ? o->sort_columns : "", o->compression,
            o->compression_level, (long long)o->row_group_rows, o->highest_order, o->lowest_order,
-           o->constant_order, (long long)o->pixel_threshold, (int)o->drop_empty_siblings);
+           o->constant_order, (long long)o->pixel_threshold, (int)o->drop_empty_siblings,
+           (long long)o->byte_threshold, o->row_group_subtile_delta, (long long)o->n_existing,
+           (unsigned long long)h, (unsigned long long)h,
+           in->filename_regex ? in->filename_regex : "", in->filename_column ? in->filename_column : "",
+           c->use_h29);
+  ST_CHECK(k > 0 && (size_t)k < sizeof cur, err, ST_ERR_INVALID, "import: options too long");
   snprintf(path, sizeof path, "%s/options.txt", c->state_dir);
   FILE *f = fopen(path, "rb");
   if (f) {
@@ -380,22 +508,48 @@ static int run(st_imp_ctx *c, st_error *err) {
   struct stat st;
   /* schema of all inputs */
   st_input_options_init(&c->in_opt);
-  c->in_opt.format = o->format;
+  if (o->input) {
+    size_t n = o->input->struct_size && o->input->struct_size < sizeof c->in_opt
+                   ? o->input->struct_size : sizeof c->in_opt;
+    memcpy(&c->in_opt, o->input, n);
+    c->in_opt.struct_size = sizeof c->in_opt;
+  }
+  if (o->format) c->in_opt.format = o->format;
+  c->use_h29 = o->use_healpix_29;
+  /* hats-import's parquet reader (pyarrow) keeps a pandas index such as a
+  ** `_healpix_29` index as a column */
+  if (c->use_h29) c->in_opt.keep_pandas_index = true;
   ST_TRY(infer_schema(c, err));
   c->in_opt.schema = &c->schema;
-  c->ra_idx = c->dec_idx = -1;
+  c->ra_idx = c->dec_idx = c->h29_idx = -1;
   for (int i = 0; i < c->schema.n_children; i++) {
     if (!strcmp(c->schema.children[i].name, o->ra_column)) c->ra_idx = i;
     if (!strcmp(c->schema.children[i].name, o->dec_column)) c->dec_idx = i;
-    if (!strcmp(c->schema.children[i].name, "_healpix_29"))
-      return st_fail(err, ST_ERR_UNSUPPORTED,
-                     "the input already has a _healpix_29 column; importing such input is not "
-                     "supported yet");
+    if (!strcmp(c->schema.children[i].name, "_healpix_29")) c->h29_idx = i;
   }
-  ST_CHECK(c->ra_idx >= 0, err, ST_ERR_NOTFOUND, "no column '%s' (--ra-column) in %s",
-           o->ra_column, o->inputs[0]);
-  ST_CHECK(c->dec_idx >= 0, err, ST_ERR_NOTFOUND, "no column '%s' (--dec-column) in %s",
-           o->dec_column, o->inputs[0]);
+  if (c->use_h29) {
+    ST_CHECK(c->h29_idx >= 0, err, ST_ERR_NOTFOUND,
+             "--use-healpix-29: no column '_healpix_29' in %s", o->inputs[0]);
+    ST_CHECK(c->schema.children[c->h29_idx].type == ST_T_INT64, err, ST_ERR_SCHEMA,
+             "--use-healpix-29: column '_healpix_29' is %s, not int64",
+             st_type_name(c->schema.children[c->h29_idx].type));
+    ST_CHECK(!o->sort_columns || !*o->sort_columns, err, ST_ERR_INVALID,
+             "--use-healpix-29: rows are sorted by the input's _healpix_29 only; "
+             "--sort-columns cannot be used with it (as in hats-import)");
+  } else {
+    ST_CHECK(c->h29_idx < 0, err, ST_ERR_INVALID,
+             "the input already has a _healpix_29 column: use --use-healpix-29 to position "
+             "rows by it, or --drop-columns _healpix_29 to compute it again from %s/%s",
+             o->ra_column, o->dec_column);
+    ST_CHECK(c->ra_idx >= 0, err, ST_ERR_NOTFOUND, "no column '%s' (--ra-column) in %s",
+             o->ra_column, o->inputs[0]);
+    ST_CHECK(c->dec_idx >= 0, err, ST_ERR_NOTFOUND, "no column '%s' (--dec-column) in %s",
+             o->dec_column, o->inputs[0]);
+  }
+  /* spill/leaf columns: _healpix_29 first, then the input's; or with
+  ** use_h29 the input's only, _healpix_29 staying where it is */
+  c->hcol = c->use_h29 ? c->h29_idx : 0;
+  c->col_shift = c->use_h29 ? 0 : 1;
   ST_TRY(parse_sort_columns(c, err));
   /* directories */
   if (!o->resume) ST_TRY(rm_rf(c->state_dir, err));
@@ -407,11 +561,17 @@ static int run(st_imp_ctx *c, st_error *err) {
   bool same_opts = false;
   ST_TRY(options_match(c, &same_opts, err));
   /* map */
-  c->hist_npix = st_hpx_npix(o->highest_order);
+  c->hist_npix = st_hpx_npix(c->map_order);
   c->hist = calloc((size_t)c->hist_npix, 8);
-  ST_CHECK(c->hist, err, ST_ERR_NOMEM, "out of memory for the order-%d histogram", o->highest_order);
+  ST_CHECK(c->hist, err, ST_ERR_NOMEM, "out of memory for the order-%d histogram", c->map_order);
+  if (o->byte_threshold > 0) {
+    c->bytes_hist = calloc((size_t)c->hist_npix, 8);
+    ST_CHECK(c->bytes_hist, err, ST_ERR_NOMEM, "out of memory for the order-%d histogram",
+             c->map_order);
+  }
   c->done = 0;
   ST_TRY(st_imp_map(c, err));
+  ST_TRY(st_imp_check_cancel(c, err));
   if (c->nfailed)
     return st_fail(err, ST_ERR_CORRUPT, "%d input file%s failed: %s", c->nfailed,
                    c->nfailed > 1 ? "s" : "", c->failed_list);
@@ -419,24 +579,46 @@ static int run(st_imp_ctx *c, st_error *err) {
   c->done = 0;
   st_imp_progress(c, "Binning", 0, 1);
   st_bin_options bo = {0};
-  bo.highest_order = o->highest_order;
-  bo.lowest_order = o->lowest_order;
-  bo.constant_order = o->constant_order;
-  bo.threshold = o->pixel_threshold;
+  bo.highest_order = c->map_order;
+  bo.lowest_order = o->lowest_order < c->map_order ? o->lowest_order : c->map_order;
+  bo.constant_order = o->constant_order >= 0 ? c->map_order : -1;
+  bo.threshold = o->byte_threshold > 0 && !o->n_existing ? o->byte_threshold : o->pixel_threshold;
+  bo.bytes = o->byte_threshold > 0 && !o->n_existing ? c->bytes_hist : NULL;
   bo.drop_empty_siblings = o->drop_empty_siblings;
+  bo.existing_orders = o->existing_orders;
+  bo.existing_pixels = o->existing_pixels;
+  bo.n_existing = o->n_existing;
   ST_TRY(st_bin(c->hist, &bo, &c->bin, err));
   int64_t total = 0;
   for (int64_t i = 0; i < c->hist_npix; i++) total += c->hist[i];
   ST_CHECK(total == c->bin.total_rows, err, ST_ERR_INVALID, "binning: %lld rows, mapped %lld",
            (long long)c->bin.total_rows, (long long)total);
   ST_CHECK(total > 0, err, ST_ERR_INVALID, "the input holds no rows");
-  /* buckets of consecutive partitions (the unit of spill row groups and of reduce work) */
+  /* memory: the row size (sampled while mapping, else from the schema) gives
+  ** the rows one worker may sort in memory; the split stage reads batches of
+  ** at most 1/16 of a worker's budget */
+  if (c->sample_rows > 0) c->row_bytes = (double)c->sample_bytes / (double)c->sample_rows;
+  else c->row_bytes = schema_row_bytes(&c->schema);
+  c->row_bytes += 8; /* _healpix_29 */
+  if (c->row_bytes < 16) c->row_bytes = 16;
+  double budget = (double)c->mem_limit / c->nthreads;
+  c->mem_rows = (int64_t)(budget / (3 * c->row_bytes));
+  if (c->mem_rows < 1024) c->mem_rows = 1024;
+  if (!c->in_opt.batch_rows) {
+    int64_t br = (int64_t)(budget / 16 / c->row_bytes);
+    c->in_opt.batch_rows = br < 1024 ? 1024 : br > 262144 ? 262144 : br;
+  }
+  c->split_bytes = (int64_t)(budget / 8);
+  /* buckets of consecutive partitions (the unit of spill row groups and of
+  ** reduce work): at most the threshold rows and what fits in memory, or
+  ** one partition */
+  int64_t brows = o->pixel_threshold < c->mem_rows ? o->pixel_threshold : c->mem_rows;
   c->bucket_of = calloc((size_t)c->bin.nparts, sizeof *c->bucket_of);
   c->bucket_first = calloc((size_t)c->bin.nparts + 1, sizeof *c->bucket_first);
   ST_CHECK(c->bucket_of && c->bucket_first, err, ST_ERR_NOMEM, "out of memory");
   int64_t acc = 0;
   for (int64_t p = 0; p < c->bin.nparts; p++) {
-    if (p == 0 || acc + c->bin.parts[p].rows > o->pixel_threshold) {
+    if (p == 0 || acc + c->bin.parts[p].rows > brows) {
       c->bucket_first[c->nbuckets++] = p;
       acc = 0;
     }
@@ -481,10 +663,11 @@ static int run(st_imp_ctx *c, st_error *err) {
   if (mkdir(ds, 0777) && errno != EEXIST)
     return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", ds, strerror(errno));
   ST_TRY(st_imp_reduce(c, err));
-  c->keep_build = false;
-  /* finish */
+  /* finish (the build directory is kept on failure: a resume reuses the leaves) */
   c->done = 0;
+  ST_TRY(st_imp_check_cancel(c, err));
   ST_TRY(finish(c, err));
+  ST_TRY(st_imp_check_cancel(c, err));
   if (!stat(o->output, &st)) {
     char *old = cat2(o->output, ".old-skytile");
     ST_CHECK(old, err, ST_ERR_NOMEM, "out of memory");
@@ -511,12 +694,28 @@ int st_import_run(const st_import_options *o, st_error *err) {
   ST_CHECK(o->output && *o->output, err, ST_ERR_INVALID, "import: no output directory");
   ST_CHECK(o->highest_order >= 0 && o->highest_order <= ST_BIN_MAX_ORDER, err, ST_ERR_INVALID,
            "import: highest order %d is outside 0..%d", o->highest_order, ST_BIN_MAX_ORDER);
-  ST_CHECK(o->lowest_order >= 0 && o->lowest_order <= o->highest_order, err, ST_ERR_INVALID,
-           "import: lowest order %d is outside 0..%d (the highest order)", o->lowest_order,
-           o->highest_order);
-  ST_CHECK(o->constant_order <= o->highest_order, err, ST_ERR_INVALID,
-           "import: constant order %d is above the highest order %d", o->constant_order,
-           o->highest_order);
+  ST_CHECK(o->constant_order <= ST_BIN_MAX_ORDER, err, ST_ERR_INVALID,
+           "import: constant order %d is outside 0..%d", o->constant_order, ST_BIN_MAX_ORDER);
+  ST_CHECK(o->constant_order >= 0 ||
+               (o->lowest_order >= 0 && o->lowest_order <= o->highest_order),
+           err, ST_ERR_INVALID, "import: lowest order %d is outside 0..%d (the highest order)",
+           o->lowest_order, o->highest_order);
+  int map_order = o->constant_order >= 0 ? o->constant_order : o->highest_order;
+  for (int i = 0; i < o->n_skymap_alt_orders; i++)
+    ST_CHECK(o->skymap_alt_orders[i] >= 0 && o->skymap_alt_orders[i] < map_order, err,
+             ST_ERR_INVALID, "import: skymap order %d is outside 0..%d (below the mapping order)",
+             o->skymap_alt_orders[i], map_order - 1);
+  ST_CHECK(o->byte_threshold >= 0, err, ST_ERR_INVALID, "import: byte threshold must be >= 0");
+  ST_CHECK(o->row_group_subtile_delta < 0 || o->row_group_rows <= 0, err, ST_ERR_INVALID,
+           "import: choose either rows per row group or a row group subtile delta");
+  ST_CHECK(o->row_group_subtile_delta <= 29, err, ST_ERR_INVALID,
+           "import: row group subtile delta %d is above 29", o->row_group_subtile_delta);
+  ST_CHECK(o->n_existing >= 0 && (!o->n_existing || (o->existing_orders && o->existing_pixels)),
+           err, ST_ERR_INVALID, "import: bad existing pixels");
+  for (int64_t i = 0; i < o->n_existing; i++)
+    ST_CHECK(o->existing_orders[i] <= map_order, err, ST_ERR_INVALID,
+             "import: existing partition of order %d is above the mapping order %d (raise "
+             "--highest-order)", o->existing_orders[i], map_order);
   ST_CHECK(o->pixel_threshold > 0, err, ST_ERR_INVALID, "import: pixel threshold must be > 0");
   ST_CHECK(o->ra_column && o->dec_column, err, ST_ERR_INVALID, "import: no ra/dec column names");
   struct stat st;
@@ -525,6 +724,12 @@ int st_import_run(const st_import_options *o, st_error *err) {
   st_imp_ctx c;
   memset(&c, 0, sizeof c);
   c.o = o;
+  c.map_order = map_order;
+  c.mem_limit = o->memory_limit;
+  if (c.mem_limit <= 0) {
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    c.mem_limit = pages > 0 && psz > 0 ? (int64_t)pages * psz / 4 : (int64_t)1 << 30;
+  }
   c.failed = calloc((size_t)o->n_inputs, 1);
   ST_CHECK(c.failed, err, ST_ERR_NOMEM, "out of memory");
   c.nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -554,6 +759,7 @@ int st_import_run(const st_import_options *o, st_error *err) {
   free(c.build_dir);
   free(c.state_dir);
   free(c.hist);
+  free(c.bytes_hist);
   free(c.runs);
   free(c.failed);
   free(c.sort_cols);

@@ -8,10 +8,14 @@
 **   state.c     the state directory: persisted per-file histograms
 **   split.c     split stage: rows -> per-thread spill files (see split.c)
 **   reduce.c    reduce stage: spill runs -> sorted leaf Parquet files
+**               (in memory, or by external merge sort over the budget)
 **
 ** Threads: stages run `nthreads` workers that take work units (input files
 ** or partitions) from an atomic counter; each worker owns its readers and
-** writers; shared results are merged under `lock`.
+** writers; shared results are merged under `lock`.  A failing worker sets
+** `stop`; workers poll st_imp_check_cancel (user cancel or `stop`) per
+** batch / row group / partition and return ST_ERR_INTERRUPTED; the stage
+** reports the first real error (an interruption only if nothing else).
 */
 #ifndef ST_IMPORT_PIPELINE_H
 #define ST_IMPORT_PIPELINE_H
@@ -47,9 +51,23 @@ typedef struct st_imp_ctx {
   st_input_options in_opt;  /* reader options (schema = `schema`)           */
   st_field schema;          /* unified input schema (STRUCT)                */
   int ra_idx, dec_idx;      /* columns of ra/dec in `schema`                */
+  bool use_h29;             /* positions from the input's _healpix_29       */
+  int h29_idx;              /* its column in `schema` (-1: none)            */
+  int hcol;                 /* _healpix_29 in the spill/leaf schema         */
+  int col_shift;            /* spill index of input column i is i+col_shift */
   int *sort_cols;           /* --sort-columns as spill-schema indices (the  */
   int n_sort;               /* input column index + 1)                      */
-  int64_t *hist;            /* 12*4^highest_order counts (map result)       */
+  int map_order;            /* histogram order: highest_order, or the       */
+                            /* constant order (as hats-import)              */
+  int64_t *hist;            /* 12*4^map_order counts (map result)           */
+  int64_t *bytes_hist;      /* estimated bytes per pixel (byte threshold)   */
+  int64_t mem_limit;        /* --memory-limit in bytes (resolved)           */
+  int64_t sample_rows;      /* rows and bytes of the first batch of every   */
+  int64_t sample_bytes;     /* file mapped (row size estimate, under lock)  */
+  double row_bytes;         /* estimated in-memory bytes per row            */
+  int64_t split_bytes;      /* bytes a split worker gathers before a flush  */
+  int64_t mem_rows;         /* rows one worker may hold for a sort: budget  */
+                            /* (mem_limit / threads) / (3 x row_bytes)      */
   int64_t hist_npix;
   st_bin_result bin;        /* partitions + alignment                       */
   int32_t *bucket_of;       /* bucket of each partition: buckets are runs   */
@@ -65,7 +83,12 @@ typedef struct st_imp_ctx {
   int nfailed;              /* input files that failed                      */
   char failed_list[512];    /* their names, for the final message          */
   int64_t done;             /* progress counter (under lock)                */
+  volatile int stop;        /* a worker failed: the others stop early       */
 } st_imp_ctx;
+
+/* ST_ERR_INTERRUPTED if the user asked to stop (o->cancel) or another
+** worker failed (c->stop); polled in every loop that can take long. */
+int st_imp_check_cancel(const st_imp_ctx *c, st_error *err);
 
 /* Run fn(ctx, worker, arg) on nthreads threads; returns the first error. */
 typedef int (*st_imp_worker_fn)(st_imp_ctx *c, int worker, void *arg, st_error *err);
@@ -74,6 +97,15 @@ int st_imp_parallel(st_imp_ctx *c, st_imp_worker_fn fn, void *arg, st_error *err
 void st_imp_progress(st_imp_ctx *c, const char *stage, int64_t inc, int64_t total);
 /* Report a failed input file (thread-safe). */
 void st_imp_file_failed(st_imp_ctx *c, int file, const st_error *e);
+
+/* Bytes held by the top-level buffers of t's columns (an estimate). */
+int64_t st_imp_table_bytes(const st_table *t);
+
+/* Pixels at `order` of the rows of batch t: from ra/dec (ra, dec: scratch
+** arrays of n_rows), or with use_h29 from the input's _healpix_29 (checked:
+** not null, a valid order-29 pixel). */
+int st_imp_pixels(const st_imp_ctx *c, const st_table *t, int order, double *ra, double *dec,
+                  int64_t *out, st_error *err);
 
 /* Extract ra/dec of batch t as doubles (n values); null -> error. */
 int st_imp_coords(const st_table *t, int ra_idx, int dec_idx, double *ra, double *dec,
@@ -98,11 +130,19 @@ int st_imp_map(st_imp_ctx *c, st_error *err);
 int st_imp_split(st_imp_ctx *c, st_error *err);
 int st_imp_reduce(st_imp_ctx *c, st_error *err);
 
-/* State: per-file sparse histograms "state/map/F.hist" (see state.c). */
-int st_imp_state_save_hist(const char *state_dir, int file, const char *path, int order, const int64_t *pix,
-                           const int64_t *cnt, int64_t n, st_error *err);
-/* Load into hist (adds); *found = 0 if absent or unusable. */
-int st_imp_state_load_hist(const char *state_dir, int file, const char *path, int order, int64_t *hist,
-                           int64_t npix, int *found, st_error *err);
+/* State: per-file sparse histograms "state/map/F.hist" (see state.c);
+** `bytes` (estimated in-memory bytes per pixel) may be NULL. */
+int st_imp_state_save_hist(const char *state_dir, int file, const char *path, int order,
+                           const int64_t *pix, const int64_t *cnt, const int64_t *bytes, int64_t n,
+                           st_error *err);
+/* Load into hist (and bytes_hist unless NULL; adds); *found = 0 if absent or
+** unusable (also when saved with/without bytes and asked the other way). */
+int st_imp_state_load_hist(const char *state_dir, int file, const char *path, int order,
+                           int64_t *hist, int64_t *bytes_hist, int64_t npix, int *found,
+                           st_error *err);
+
+/* Estimated in-memory bytes of each row of t (hats' get_mem_size_per_row
+** model, see map.c), added to out[0..n_rows). */
+void st_imp_row_bytes(const st_table *t, double *out);
 
 #endif

@@ -8,11 +8,28 @@
 ** sort_by), and written as the leaf file
 ** BUILD/dataset/Norder=K/Dir=D/Npix=P.parquet (D = 10000 * (P / 10000))
 ** with `sorting_columns` recorded, as hats-import's reduce_pixel_shards.
+** Row groups: one per leaf, or --row-group-rows rows each, or (subtile
+** delta D) one per non-empty pixel of order K + D, split at 1Mi rows, as
+** hats' split_to_row_groups + pyarrow's writer.
+**
 ** Workers take buckets (consecutive partitions, see pipeline.c) from an
 ** atomic counter, read each row group of the bucket once and slice every
 ** partition's runs out of them; each worker opens its own readers of the
-** spill files.  Memory: the bucket's rows (<= threshold, or one partition)
-** plus one partition's copy and its sort arrays.
+** spill files.  Memory: the bucket's rows (<= the rows a worker may sort,
+** c->mem_rows, or one partition) plus the partition's copy and its sorted
+** copy.
+**
+** External merge sort: a bucket that is one partition of more than
+** mem_rows rows is reduced in chunks: its runs are read in input order,
+** each chunk of mem_rows rows is sorted and written as a run file
+** STATE/reduce/P-K.parquet (LZ4, row groups of mem_rows / (runs + 1)
+** rows), then the runs are merged with a binary heap keyed by
+** (_healpix_29, sort columns, run number) -- so ties keep the input order
+** and the result equals the in-memory sort -- into the leaf writer, in
+** batches of the same size, each batch written as it is complete (the
+** leaf then has row groups of at most that size).  At most
+** rows / mem_rows + 1 run files exist per worker; they are removed after
+** the merge.
 */
 #include <errno.h>
 #include <math.h>
@@ -23,6 +40,7 @@
 
 #include "import/pipeline.h"
 #include "skytile/parquet.h"
+#include "util/mem.h"
 
 typedef struct reduce_job {
   int64_t next;       /* next bucket (atomic)                  */
@@ -31,6 +49,9 @@ typedef struct reduce_job {
   int *sort_cols;     /* column indices in the spill schema    */
   int n_sort;
   int nspill;         /* spill files referenced (max index + 1) */
+  int64_t mem_rows;   /* rows a worker sorts in memory (budget) */
+  int64_t chunk_rows; /* rows per sorted run (external path)    */
+  int hcol;           /* column of _healpix_29 (the sort key)   */
 } reduce_job;
 
 /* Runs of a partition are concatenated in the order hats-import reads its
@@ -68,14 +89,16 @@ typedef struct cmp_ctx {
   int n;
 } cmp_ctx;
 
-static int cmp_value(const st_field *f, const st_array *a, int64_t i, int64_t j) {
-  bool vi = st_array_is_valid(a, i), vj = st_array_is_valid(a, j);
+/* Compare row i of a with row j of b (same field f): nulls last, NaN after
+** numbers, as pyarrow's sort_by. */
+static int cmp_value(const st_field *f, const st_array *a, int64_t i, const st_array *b, int64_t j) {
+  bool vi = st_array_is_valid(a, i), vj = st_array_is_valid(b, j);
   if (!vi || !vj) return vi == vj ? 0 : (vi ? -1 : 1);
-  int64_t oi = i + a->offset, oj = j + a->offset;
+  int64_t oi = i + a->offset, oj = j + b->offset;
   switch (f->type) {
 #define INTCASE(T, CT)                                                                             \
   case T: {                                                                                        \
-    CT x = ((const CT *)a->buf[1])[oi], y = ((const CT *)a->buf[1])[oj];                           \
+    CT x = ((const CT *)a->buf[1])[oi], y = ((const CT *)b->buf[1])[oj];                           \
     return x < y ? -1 : x > y;                                                                     \
   }
     INTCASE(ST_T_INT8, int8_t)
@@ -96,26 +119,26 @@ static int cmp_value(const st_field *f, const st_array *a, int64_t i, int64_t j)
   case ST_T_FLOAT:
   case ST_T_DOUBLE: {
     double x = f->type == ST_T_FLOAT ? ((const float *)a->buf[1])[oi] : ((const double *)a->buf[1])[oi];
-    double y = f->type == ST_T_FLOAT ? ((const float *)a->buf[1])[oj] : ((const double *)a->buf[1])[oj];
+    double y = f->type == ST_T_FLOAT ? ((const float *)b->buf[1])[oj] : ((const double *)b->buf[1])[oj];
     if (isnan(x) || isnan(y)) return isnan(x) == isnan(y) ? 0 : (isnan(x) ? 1 : -1);
     return x < y ? -1 : x > y;
   }
   case ST_T_BOOL: {
-    int x = (a->buf[1][oi >> 3] >> (oi & 7)) & 1, y = (a->buf[1][oj >> 3] >> (oj & 7)) & 1;
+    int x = (a->buf[1][oi >> 3] >> (oi & 7)) & 1, y = (b->buf[1][oj >> 3] >> (oj & 7)) & 1;
     return x - y;
   }
   case ST_T_STRING:
   case ST_T_BINARY: {
-    const int32_t *o = (const int32_t *)a->buf[1];
-    size_t li = (size_t)(o[oi + 1] - o[oi]), lj = (size_t)(o[oj + 1] - o[oj]);
-    int r = memcmp(a->buf[2] + o[oi], a->buf[2] + o[oj], li < lj ? li : lj);
+    const int32_t *o = (const int32_t *)a->buf[1], *q = (const int32_t *)b->buf[1];
+    size_t li = (size_t)(o[oi + 1] - o[oi]), lj = (size_t)(q[oj + 1] - q[oj]);
+    int r = memcmp(a->buf[2] + o[oi], b->buf[2] + q[oj], li < lj ? li : lj);
     return r ? r : (li < lj ? -1 : li > lj);
   }
   case ST_T_LARGE_STRING:
   case ST_T_LARGE_BINARY: {
-    const int64_t *o = (const int64_t *)a->buf[1];
-    size_t li = (size_t)(o[oi + 1] - o[oi]), lj = (size_t)(o[oj + 1] - o[oj]);
-    int r = memcmp(a->buf[2] + o[oi], a->buf[2] + o[oj], li < lj ? li : lj);
+    const int64_t *o = (const int64_t *)a->buf[1], *q = (const int64_t *)b->buf[1];
+    size_t li = (size_t)(o[oi + 1] - o[oi]), lj = (size_t)(q[oj + 1] - q[oj]);
+    int r = memcmp(a->buf[2] + o[oi], b->buf[2] + q[oj], li < lj ? li : lj);
     return r ? r : (li < lj ? -1 : li > lj);
   }
   default:
@@ -128,7 +151,7 @@ static int row_cmp(const void *pa, const void *pb, void *arg) {
   int64_t i = *(const int64_t *)pa, j = *(const int64_t *)pb;
   for (int c = 0; c < k->n; c++) {
     int col = k->cols[c];
-    int r = cmp_value(&k->t->schema.children[col], k->t->columns[col], i, j);
+    int r = cmp_value(&k->t->schema.children[col], k->t->columns[col], i, k->t->columns[col], j);
     if (r) return r;
   }
   return i < j ? -1 : i > j; /* stable */
@@ -182,15 +205,115 @@ static bool leaf_done(const st_imp_ctx *c, int64_t p) {
   return keep;
 }
 
+/* Write options of a leaf: codec, sorting columns (_healpix_29 then the
+** --sort-columns, as leaf indices), rows per row group. */
+static void leaf_options(const st_imp_ctx *c, const reduce_job *j, const st_field *schema,
+                         st_pq_write_options *wo, st_pq_sort_column *sc, int64_t nrows) {
+  int nsc = 0, hleaf = 0;
+  for (int k = 0; k < j->hcol; k++) hleaf += leaf_count(&schema->children[k]);
+  sc[nsc++] = (st_pq_sort_column){hleaf, false, false};
+  for (int i = 0; i < j->n_sort && nsc < 65; i++) {
+    int leaf = 0;
+    for (int k = 0; k < j->sort_cols[i]; k++) leaf += leaf_count(&schema->children[k]);
+    sc[nsc++] = (st_pq_sort_column){leaf, false, false};
+  }
+  st_pq_write_options_init(wo);
+  wo->compression = c->o->compression;
+  wo->compression_level = c->o->compression_level;
+  /* one row group unless told otherwise; subtile groups are cut by the
+  ** caller and, as pyarrow's writer, split at 1Mi rows */
+  wo->row_group_rows = c->o->row_group_rows > 0 ? c->o->row_group_rows
+                       : c->o->row_group_subtile_delta >= 0 ? ((int64_t)1 << 20)
+                       : (nrows > 0 ? nrows : 1);
+  wo->n_sorting = nsc;
+  wo->sorting = sc;
+}
+
+/* Append sorted rows t to the leaf writer: with --row-group-subtile-delta
+** D, a row group ends wherever the pixel of order (partition order + D) of
+** _healpix_29 changes (hats' split_to_row_groups by subtile_order_delta);
+** *last is the subtile of the last row written (-1 at the start). */
+static int leaf_append(const st_imp_ctx *c, st_pq_writer *w, int order, const st_table *t,
+                       int64_t *last, st_error *err) {
+  int delta = c->o->row_group_subtile_delta;
+  if (delta < 0) return st_pq_writer_write(w, t, err);
+  int to = order + delta > 29 ? 29 : order + delta, sh = 2 * (29 - to);
+  const st_array *h = t->columns[c->hcol];
+  const int64_t *hv = (const int64_t *)h->buf[1] + h->offset;
+  int64_t a = 0, n = t->n_rows;
+  while (a < n) {
+    int64_t sub = hv[a] >> sh, b = a;
+    if (*last >= 0 && sub != *last) ST_TRY(st_pq_writer_flush(w, err));
+    while (b < n && (hv[b] >> sh) == sub) b++;
+    st_table *sl = NULL;
+    ST_TRY(st_table_slice(t, a, b - a, &sl, err));
+    int rc = st_pq_writer_write(w, sl, err);
+    st_table_free(sl);
+    ST_TRY(rc);
+    *last = sub, a = b;
+  }
+  return 0;
+}
+
+/* Write a whole sorted partition as its leaf file. */
+static int write_leaf(const st_imp_ctx *c, const reduce_job *j, int order, const char *path,
+                      const st_table *t, st_error *err) {
+  st_pq_write_options wo;
+  st_pq_sort_column sc[65];
+  leaf_options(c, j, &t->schema, &wo, sc, t->n_rows);
+  if (c->o->row_group_subtile_delta < 0) return st_pq_write_table_path(path, t, &wo, err);
+  st_pq_writer *w = NULL;
+  ST_TRY(st_pq_writer_open(path, &t->schema, &wo, &w, err));
+  int64_t last = -1;
+  int rc = leaf_append(c, w, order, t, &last, err);
+  if (rc) st_pq_writer_abort(w);
+  else rc = st_pq_writer_close(w, err);
+  return rc;
+}
+
 /* Write partition p from the bucket's row groups rgs[0..nrg). */
+/* Sort `all` by _healpix_29 (stable radix sort) then the sort columns
+** (stable: ties keep their order) into *sorted. */
+static int sort_table(const reduce_job *j, const st_table *all, st_table **sorted, st_error *err) {
+  int64_t n = all->n_rows;
+  size_t sz = (size_t)(n ? n : 1) * 8;
+  uint64_t *keys = malloc(sz), *tk = malloc(sz);
+  int64_t *idx = malloc(sz), *tv = malloc(sz);
+  int rc = 0;
+  if (!keys || !tk || !idx || !tv) rc = st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
+  if (!rc) {
+    const st_array *h = all->columns[j->hcol];
+    const int64_t *hv = (const int64_t *)h->buf[1] + h->offset;
+    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    for (int64_t i = 0; i < n; i++) mn = hv[i] < mn ? hv[i] : mn, mx = hv[i] > mx ? hv[i] : mx;
+    for (int64_t i = 0; i < n; i++) keys[i] = (uint64_t)(hv[i] - mn), idx[i] = i;
+    st_imp_radix_sort(keys, idx, n, n ? (uint64_t)(mx - mn) : 0, tk, tv);
+    for (int i = 0; i < j->n_sort && !rc; i++)
+      if (all->schema.children[j->sort_cols[i]].dict_encoded)
+        rc = st_fail(err, ST_ERR_UNSUPPORTED, "--sort-columns: dictionary-encoded column '%s' "
+                     "is not supported yet", all->schema.children[j->sort_cols[i]].name);
+    if (j->n_sort && !rc) {
+      cmp_ctx k = {all, j->sort_cols, j->n_sort};
+      for (int64_t a = 0; a < n;) {
+        int64_t b = a + 1;
+        while (b < n && keys[b] == keys[a]) b++;
+        if (b - a > 1) qsort_r(idx + a, (size_t)(b - a), 8, row_cmp, &k);
+        a = b;
+      }
+    }
+  }
+  free(keys), free(tk), free(tv);
+  if (!rc) rc = st_table_take(all, idx, n, sorted, err);
+  free(idx);
+  return rc;
+}
+
 static int reduce_part(st_imp_ctx *c, reduce_job *j, int64_t p, const rg_table *rgs, int64_t nrg,
                        st_error *err) {
   const st_bin_partition *bp = &c->bin.parts[p];
   int64_t s = j->first[p], e = j->first[p + 1], nr = e - s;
   st_table **ts = calloc((size_t)(nr ? nr : 1), sizeof *ts);
   st_table *all = NULL, *sorted = NULL;
-  uint64_t *keys = NULL, *tk = NULL;
-  int64_t *idx = NULL, *tv = NULL;
   int rc = 0;
   if (!ts) return st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
   char path[4096];
@@ -208,62 +331,245 @@ static int reduce_part(st_imp_ctx *c, reduce_job *j, int64_t p, const rg_table *
   }
   if (!rc && nr == 0) rc = st_fail(err, ST_ERR_INVALID, "no rows for partition");
   if (!rc) rc = st_table_concat(ts, (int)nr, &all, err);
+  for (int64_t r = 0; r < nr; r++) st_table_free(ts[r]);
+  free(ts);
   if (!rc && all->n_rows != bp->rows)
     rc = st_fail(err, ST_ERR_INVALID, "%lld rows split to the partition, binning expected %lld",
                  (long long)all->n_rows, (long long)bp->rows);
-  int64_t n = rc ? 0 : all->n_rows;
-  if (!rc) {
-    keys = malloc((size_t)n * 8), tk = malloc((size_t)n * 8);
-    idx = malloc((size_t)n * 8), tv = malloc((size_t)n * 8);
-    if (!keys || !tk || !idx || !tv) rc = st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
+  if (!rc) rc = sort_table(j, all, &sorted, err);
+  st_table_free(all);
+  all = NULL;
+  if (!rc) rc = st_imp_check_cancel(c, err);
+  if (!rc) rc = mkdirs(path, err);
+  if (!rc) rc = write_leaf(c, j, bp->order, path, sorted, err);
+  if (rc && rc != ST_ERR_INTERRUPTED)
+    st_error_prefix(err, "partition Norder=%d Npix=%lld: ", bp->order, (long long)bp->pixel);
+  st_table_free(sorted);
+  return rc;
+}
+
+/* ---- external merge sort (a partition larger than the memory budget) ---- */
+
+/* One sorted run file being merged: its reader, current row group table
+** and position in it. */
+typedef struct merge_run {
+  const char *path;     /* the run file                        */
+  int nrg, rg;          /* row groups, next row group to load  */
+  st_table *t;          /* current row group (NULL: exhausted) */
+  int64_t pos;          /* next row in t                       */
+} merge_run;
+
+/* Order of the heads of runs x and y: _healpix_29, sort columns, then the
+** run index (runs hold consecutive chunks of the input order: stable). */
+static bool head_less(const reduce_job *j, const merge_run *m, int x, int y) {
+  const st_table *a = m[x].t, *b = m[y].t;
+  int64_t i = m[x].pos, k = m[y].pos;
+  const st_array *ha = a->columns[j->hcol], *hb = b->columns[j->hcol];
+  int64_t va = ((const int64_t *)ha->buf[1])[ha->offset + i];
+  int64_t vb = ((const int64_t *)hb->buf[1])[hb->offset + k];
+  if (va != vb) return va < vb;
+  for (int c = 0; c < j->n_sort; c++) {
+    int col = j->sort_cols[c];
+    int r = cmp_value(&a->schema.children[col], a->columns[col], i, b->columns[col], k);
+    if (r) return r < 0;
   }
+  return x < y;
+}
+
+static void heap_down(const reduce_job *j, const merge_run *m, int *h, int n, int i) {
+  for (;;) {
+    int l = 2 * i + 1, r = l + 1, b = i;
+    if (l < n && head_less(j, m, h[l], h[b])) b = l;
+    if (r < n && head_less(j, m, h[r], h[b])) b = r;
+    if (b == i) return;
+    int t = h[i];
+    h[i] = h[b], h[b] = t, i = b;
+  }
+}
+
+/* Load the next row group of run m (m->t = NULL at the end).  The file is
+** opened for each row group: a mapped file's pages then do not stay
+** resident (and counted in RSS) until the whole run is merged. */
+static int run_advance(merge_run *m, st_error *err) {
+  st_table_free(m->t);
+  m->t = NULL, m->pos = 0;
+  if (m->rg >= m->nrg) return 0;
+  st_pq_reader *r = NULL;
+  ST_TRY(st_pq_open(m->path, NULL, &r, err));
+  m->nrg = st_pq_num_row_groups(r);
+  int rc = 0;
+  while (!rc && !m->t && m->rg < m->nrg) {
+    int rg = m->rg++;
+    rc = st_pq_read(r, &rg, 1, NULL, 0, &m->t, err);
+    if (!rc && m->t->n_rows == 0) st_table_free(m->t), m->t = NULL;
+  }
+  st_pq_close(r);
+  return rc;
+}
+
+/* Emit the rows picked (src[i], idx[i]) from the runs' current tables, in
+** that order, to the leaf writer. */
+static int emit(const st_imp_ctx *c, st_pq_writer *w, int order, merge_run *m, int k,
+                const int32_t *src, const int64_t *idx, int64_t n, int64_t *last, st_error *err) {
+  int64_t *cnt = calloc((size_t)k + 1, 8), *sel = malloc((size_t)n * 8), *perm = malloc((size_t)n * 8);
+  st_table **parts = calloc((size_t)k, sizeof *parts);
+  st_table *cat = NULL, *out = NULL;
+  int rc = 0, np = 0;
+  if (!cnt || !sel || !perm || !parts) rc = st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
+  for (int64_t i = 0; !rc && i < n; i++) cnt[src[i] + 1]++;
+  for (int r = 0; !rc && r < k; r++) cnt[r + 1] += cnt[r];
+  /* rows of each run, in output order; perm maps output row -> row of cat */
+  for (int64_t i = 0; !rc && i < n; i++) perm[i] = cnt[src[i]]++, sel[perm[i]] = idx[i];
+  for (int r = k - 1; !rc && r > 0; r--) cnt[r] = cnt[r - 1];
+  if (!rc) cnt[0] = 0;
+  for (int r = 0; !rc && r < k; r++) {
+    int64_t a = cnt[r], b = r + 1 < k ? cnt[r + 1] : n;
+    if (b > a) rc = st_table_take(m[r].t, sel + a, b - a, &parts[np++], err);
+  }
+  if (!rc) rc = np == 1 ? 0 : st_table_concat(parts, np, &cat, err);
+  if (!rc) rc = st_table_take(np == 1 ? parts[0] : cat, perm, n, &out, err);
+  if (!rc) rc = leaf_append(c, w, order, out, last, err);
+  for (int r = 0; r < np; r++) st_table_free(parts[r]);
+  free(parts), free(cnt), free(sel), free(perm);
+  st_table_free(cat);
+  st_table_free(out);
+  return rc;
+}
+
+/* Merge the sorted runs files[0..k) into the leaf at path, streaming by
+** output batches of `batch` rows. */
+static int merge_runs(st_imp_ctx *c, reduce_job *j, int64_t p, char **files, int k,
+                      int64_t batch, const char *path, st_error *err) {
+  const st_bin_partition *bp = &c->bin.parts[p];
+  merge_run *m = calloc((size_t)k, sizeof *m);
+  int *heap = malloc((size_t)k * sizeof *heap);
+  int32_t *src = malloc((size_t)batch * 4);
+  int64_t *idx = malloc((size_t)batch * 8);
+  st_pq_writer *w = NULL;
+  int rc = 0, nh = 0;
+  int64_t written = 0, last = -1, nb = 0;
+  if (!m || !heap || !src || !idx) rc = st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
+  for (int r = 0; !rc && r < k; r++) {
+    m[r].path = files[r], m[r].nrg = 1;
+    rc = run_advance(&m[r], err);
+    if (!rc && m[r].t) heap[nh++] = r;
+  }
+  if (!rc && !nh) rc = st_fail(err, ST_ERR_INVALID, "no rows for partition");
   if (!rc) {
-    const st_array *h = all->columns[0];
-    const int64_t *hv = (const int64_t *)h->buf[1] + h->offset;
-    int64_t mn = INT64_MAX, mx = INT64_MIN;
-    for (int64_t i = 0; i < n; i++) mn = hv[i] < mn ? hv[i] : mn, mx = hv[i] > mx ? hv[i] : mx;
-    for (int64_t i = 0; i < n; i++) keys[i] = (uint64_t)(hv[i] - mn), idx[i] = i;
-    st_imp_radix_sort(keys, idx, n, (uint64_t)(mx - mn), tk, tv);
-    for (int i = 0; i < j->n_sort && !rc; i++)
-      if (all->schema.children[j->sort_cols[i]].dict_encoded)
-        rc = st_fail(err, ST_ERR_UNSUPPORTED, "--sort-columns: dictionary-encoded column '%s' "
-                     "is not supported yet", all->schema.children[j->sort_cols[i]].name);
-    if (j->n_sort && !rc) {
-      cmp_ctx k = {all, j->sort_cols, j->n_sort};
-      for (int64_t a = 0; a < n;) {
-        int64_t b = a + 1;
-        while (b < n && keys[b] == keys[a]) b++;
-        if (b - a > 1) qsort_r(idx + a, (size_t)(b - a), 8, row_cmp, &k);
-        a = b;
+    st_pq_write_options wo;
+    st_pq_sort_column sc[65];
+    leaf_options(c, j, &m[heap[0]].t->schema, &wo, sc, bp->rows);
+    if (wo.row_group_rows > batch) wo.row_group_rows = batch;
+    rc = st_pq_writer_open(path, &m[heap[0]].t->schema, &wo, &w, err);
+  }
+  for (int i = nh / 2 - 1; !rc && i >= 0; i--) heap_down(j, m, heap, nh, i);
+  while (!rc && nh > 0) {
+    /* pick rows until the batch is full or a run's row group is used up */
+    int r = heap[0];
+    src[nb] = r, idx[nb] = m[r].pos++;
+    nb++;
+    bool done = m[r].pos >= m[r].t->n_rows;
+    if (nb == batch || done) {
+      if ((rc = st_imp_check_cancel(c, err))) break;
+      rc = emit(c, w, bp->order, m, k, src, idx, nb, &last, err);
+      written += nb, nb = 0;
+      if (!rc && done) {
+        rc = run_advance(&m[r], err);
+        if (!rc && !m[r].t) heap[0] = heap[--nh];
       }
     }
-    if (!rc) rc = st_table_take(all, idx, n, &sorted, err);
+    if (!rc && nh > 0) heap_down(j, m, heap, nh, 0);
   }
-  if (!rc) {
-    rc = mkdirs(path, err);
-    st_pq_sort_column sc[65];
-    int nsc = 0;
-    sc[nsc++] = (st_pq_sort_column){0, false, false};
-    for (int i = 0; i < j->n_sort && nsc < 65; i++) {
-      int leaf = 0;
-      for (int k = 0; k < j->sort_cols[i]; k++) leaf += leaf_count(&sorted->schema.children[k]);
-      sc[nsc++] = (st_pq_sort_column){leaf, false, false};
+  if (!rc && written != bp->rows)
+    rc = st_fail(err, ST_ERR_INVALID, "%lld rows merged for the partition, binning expected %lld",
+                 (long long)written, (long long)bp->rows);
+  if (w) {
+    if (rc) st_pq_writer_abort(w);
+    else rc = st_pq_writer_close(w, err);
+  }
+  for (int r = 0; m && r < k; r++) st_table_free(m[r].t);
+  free(m), free(heap), free(src), free(idx);
+  return rc;
+}
+
+/* Reduce partition p when its rows do not fit in the worker's memory
+** budget: its runs are read in input order in chunks of `chunk` rows, each
+** chunk sorted and written as a run file STATE/reduce/P-K.parquet, and the
+** runs merged into the leaf (merge_runs).  The run files are removed. */
+static int reduce_part_external(st_imp_ctx *c, reduce_job *j, int64_t p, st_pq_reader **rd,
+                                st_error *err) {
+  const st_bin_partition *bp = &c->bin.parts[p];
+  int64_t s = j->first[p], e = j->first[p + 1];
+  int64_t chunk = j->chunk_rows;
+  int64_t nruns_max = (bp->rows + chunk - 1) / chunk + 1;
+  /* rows per row group of a run file and per output batch: all the runs'
+  ** current row groups plus the batch copies stay within the budget */
+  int64_t rg_rows = chunk / (nruns_max + 1);
+  if (rg_rows < 256) rg_rows = 256;
+  char **files = calloc((size_t)nruns_max, sizeof *files);
+  st_table **acc = calloc((size_t)(e - s + 1), sizeof *acc);
+  int nf = 0, nacc = 0, rc = 0;
+  int64_t arows = 0;
+  if (!files || !acc) rc = st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
+  char path[4096];
+  leaf_path(c, p, path, sizeof path);
+  for (int64_t r = s; !rc && r <= e; r++) {
+    if (r < e) {
+      const st_imp_run *run = &c->runs[r];
+      st_table *g = NULL;
+      if ((rc = st_imp_check_cancel(c, err))) break;
+      if (!rd[run->spill]) {
+        char sp[4096];
+        snprintf(sp, sizeof sp, "%s/split/spill-%d.parquet", c->state_dir, run->spill);
+        if ((rc = st_pq_open(sp, NULL, &rd[run->spill], err))) break;
+      }
+      int rg = run->row_group;
+      rc = st_pq_read(rd[run->spill], &rg, 1, NULL, 0, &g, err);
+      if (!rc && run->offset + run->rows > g->n_rows)
+        rc = st_fail(err, ST_ERR_CORRUPT, "spill file %d row group %d: rows %lld..%lld missing",
+                     run->spill, run->row_group, (long long)run->offset,
+                     (long long)(run->offset + run->rows));
+      if (!rc) rc = st_table_slice(g, run->offset, run->rows, &acc[nacc], err);
+      st_table_free(g);
+      if (rc) break;
+      arows += acc[nacc++]->n_rows;
     }
-    st_pq_write_options wo;
-    st_pq_write_options_init(&wo);
-    wo.compression = c->o->compression;
-    wo.compression_level = c->o->compression_level;
-    wo.row_group_rows = c->o->row_group_rows > 0 ? c->o->row_group_rows : (n > 0 ? n : 1);
-    wo.n_sorting = nsc;
-    wo.sorting = sc;
-    if (!rc) rc = st_pq_write_table_path(path, sorted, &wo, err);
+    if (nacc && (arows >= chunk || r == e)) {
+      st_table *all = NULL, *sorted = NULL;
+      rc = st_table_concat(acc, nacc, &all, err);
+      for (int i = 0; i < nacc; i++) st_table_free(acc[i]);
+      nacc = 0, arows = 0;
+      if (!rc) rc = sort_table(j, all, &sorted, err);
+      st_table_free(all);
+      if (!rc && nf == nruns_max) rc = st_fail(err, ST_ERR_INVALID, "reduce: too many runs");
+      if (!rc) {
+        char rp[4200];
+        snprintf(rp, sizeof rp, "%s/reduce/%lld-%d.parquet", c->state_dir, (long long)p, nf);
+        files[nf] = st_strdup(rp);
+        if (!files[nf]) rc = st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
+      }
+      if (!rc) {
+        st_pq_write_options wo;
+        st_pq_write_options_init(&wo);
+        wo.compression = ST_PQ_CODEC_LZ4_RAW;
+        wo.dictionary = false;
+        wo.statistics = false;
+        wo.row_group_rows = rg_rows;
+        rc = st_pq_write_table_path(files[nf++], sorted, &wo, err);
+      }
+      st_table_free(sorted);
+      /* let the mapped spill pages go (see run_advance) */
+      for (int i = 0; i < j->nspill; i++) st_pq_close(rd[i]), rd[i] = NULL;
+    }
   }
-  if (rc) st_error_prefix(err, "partition Norder=%d Npix=%lld: ", bp->order, (long long)bp->pixel);
-  for (int64_t r = 0; r < nr; r++) st_table_free(ts[r]);
-  free(ts);
-  st_table_free(all);
-  st_table_free(sorted);
-  free(keys), free(tk), free(idx), free(tv);
+  for (int i = 0; i < nacc; i++) st_table_free(acc[i]);
+  free(acc);
+  if (!rc) rc = mkdirs(path, err);
+  if (!rc) rc = merge_runs(c, j, p, files, nf, rg_rows, path, err);
+  for (int i = 0; i < nf; i++) remove(files[i]), free(files[i]);
+  free(files);
+  if (rc && rc != ST_ERR_INTERRUPTED)
+    st_error_prefix(err, "partition Norder=%d Npix=%lld: ", bp->order, (long long)bp->pixel);
   return rc;
 }
 
@@ -271,6 +577,11 @@ static int reduce_part(st_imp_ctx *c, reduce_job *j, int64_t p, const rg_table *
 static int reduce_bucket(st_imp_ctx *c, reduce_job *j, int64_t b, st_pq_reader **rd,
                          st_error *err) {
   int64_t pa = c->bucket_first[b], pb = c->bucket_first[b + 1];
+  if (pb - pa == 1 && c->bin.parts[pa].rows > j->mem_rows) { /* over the memory budget */
+    int rc = leaf_done(c, pa) ? 0 : reduce_part_external(c, j, pa, rd, err);
+    st_imp_progress(c, "Reducing", 1, c->bin.nparts);
+    return rc;
+  }
   bool *todo = calloc((size_t)(pb - pa), sizeof *todo);
   if (!todo) return st_fail(err, ST_ERR_NOMEM, "reduce: out of memory");
   int64_t ntodo = 0;
@@ -288,6 +599,7 @@ static int reduce_bucket(st_imp_ctx *c, reduce_job *j, int64_t b, st_pq_reader *
     if (!u || rg_cmp(&rgs[u - 1], &rgs[i])) rgs[u++] = rgs[i];
   nrg = u;
   for (int64_t i = 0; i < nrg && !rc; i++) {
+    if ((rc = st_imp_check_cancel(c, err))) break;
     int sp = rgs[i].spill, rg = rgs[i].row_group;
     if (!rd[sp]) {
       char path[4096];
@@ -298,7 +610,7 @@ static int reduce_bucket(st_imp_ctx *c, reduce_job *j, int64_t b, st_pq_reader *
     rc = st_pq_read(rd[sp], &rg, 1, NULL, 0, &rgs[i].t, err);
   }
   for (int64_t p = pa; p < pb && !rc; p++) {
-    if (todo[p - pa]) rc = reduce_part(c, j, p, rgs, nrg, err);
+    if (todo[p - pa] && !(rc = st_imp_check_cancel(c, err))) rc = reduce_part(c, j, p, rgs, nrg, err);
     st_imp_progress(c, "Reducing", 1, c->bin.nparts);
   }
   for (int64_t i = 0; i < nrg; i++) st_table_free(rgs[i].t);
@@ -347,6 +659,15 @@ int st_imp_reduce(st_imp_ctx *c, st_error *err) {
   for (int64_t p = 0; p < np; p++) j.first[p + 1] += j.first[p];
   j.sort_cols = c->sort_cols;
   j.n_sort = c->n_sort;
+  j.mem_rows = c->mem_rows;
+  j.hcol = c->hcol;
+  j.chunk_rows = c->mem_rows;
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/reduce", c->state_dir);
+  if (mkdir(dir, 0777) && errno != EEXIST) {
+    free(j.first);
+    return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+  }
   c->done = 0;
   if (!rc) rc = st_imp_parallel(c, reduce_worker, &j, err);
   free(j.first);

@@ -4,18 +4,25 @@
 ** destination partition (bin.dest at the mapping order), and rows are
 ** appended to spill files grouped by partition.
 **
+** Batches: the input reader's batches (batch_rows set from the memory
+** budget, see pipeline.c) are gathered up to SPLIT_ROWS rows and the
+** smaller of SPLIT_BYTES and c->split_bytes before they are distributed.
+**
 ** Spill format: one Parquet file per worker thread,
 ** STATE/split/spill-W.parquet, written with our writer (LZ4_RAW, no
 ** dictionary, no statistics).  Its columns are `_healpix_29` (int64) then
 ** the input columns.  Each input batch is sorted by destination partition
-** (counting sort, stable); the slice of each bucket (consecutive
+** (counting sort, stable); with --use-healpix-29 the spill columns are the
+** input's (their `_healpix_29` is kept where it is).  The slice of each bucket (consecutive
 ** partitions holding together at most the threshold, see pipeline.c)
 ** becomes one row group, so the number of row groups is at most batches x
 ** buckets.  The index (st_imp_run: partition, spill file, row group, offset
 ** and rows within it, input file, batch number) is kept in memory in
 ** c->runs and saved as STATE/split/index.bin when the stage is done; the reduce stage reads a partition's runs ordered by (input
 ** file, batch), so the result does not depend on the thread count.  The
-** number of intermediate files is the number of threads.
+** number of intermediate files is the number of threads.  Cancellation is
+** polled per input batch; an interrupted split leaves no index, so a
+** resumed run splits again (the spill files are rewritten).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +74,7 @@ static int split_batch(st_imp_ctx *c, int worker, split_worker *sw, int f, int64
     rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory for %lld rows", (long long)n);
     goto done;
   }
-  rc = st_imp_coords(t, c->ra_idx, c->dec_idx, ra, dec, err);
-  if (!rc) rc = st_hpx_ang2pix_batch(29, ra, dec, n, h, err);
+  rc = st_imp_pixels(c, t, 29, ra, dec, h, err);
   if (rc) goto done;
   for (int64_t i = 0; i < n; i++) {
     int64_t d = c->bin.dest[h[i] >> shift];
@@ -88,6 +94,10 @@ static int split_batch(st_imp_ctx *c, int worker, split_worker *sw, int f, int64
   for (int64_t i = 0; i < n; i++) hs[i] = h[perm[i]];
   rc = st_table_take(t, perm, n, &taken, err);
   if (rc) goto done;
+  if (c->use_h29) { /* the input holds _healpix_29 already */
+    comb = taken, taken = NULL;
+    goto write;
+  }
   st_field hf = sw->spill_schema.children[0];
   rc = st_builder_new(&hf, &b, err);
   if (!rc) rc = st_builder_append_values(b, hs, n, NULL, err);
@@ -107,6 +117,7 @@ static int split_batch(st_imp_ctx *c, int worker, split_worker *sw, int f, int64
     free(cols);
     if (rc) goto done;
   }
+write:
   if (!sw->w) {
     char path[4096];
     snprintf(path, sizeof path, "%s/split/spill-%d.parquet", c->state_dir, worker);
@@ -153,15 +164,6 @@ done:
   return rc;
 }
 
-/* Approximate bytes held by the top-level buffers of t's columns. */
-static int64_t table_bytes(const st_table *t) {
-  int64_t b = 0;
-  for (int i = 0; i < t->n_columns; i++)
-    for (int k = 0; k < 3; k++)
-      if (t->columns[i]->mem[k]) b += (int64_t)t->columns[i]->mem[k]->size;
-  return b;
-}
-
 /* Batches are gathered up to SPLIT_ROWS rows / SPLIT_BYTES bytes before
 ** they are distributed, so that a row group of a spill file holds more rows
 ** when there are many buckets (fewer, larger row groups). */
@@ -178,14 +180,16 @@ static int split_file(st_imp_ctx *c, int worker, split_worker *sw, int f, st_err
   ST_TRY(st_input_open(c->o->inputs[f], &c->in_opt, &in, err));
   for (;;) {
     st_table *t = NULL;
+    if ((rc = st_imp_check_cancel(c, err))) break;
     rc = st_input_next(in, &t, err);
     if (rc) break;
     if (t) {
       acc[nacc++] = t;
       rows += t->n_rows;
-      bytes += table_bytes(t);
+      bytes += st_imp_table_bytes(t);
     }
-    bool flush = nacc > 0 && (!t || !gather || rows >= SPLIT_ROWS || bytes >= SPLIT_BYTES ||
+    int64_t maxb = c->split_bytes < SPLIT_BYTES ? c->split_bytes : SPLIT_BYTES;
+    bool flush = nacc > 0 && (!t || !gather || rows >= SPLIT_ROWS || bytes >= maxb ||
                               nacc == SPLIT_MAX_BATCHES);
     if (flush) {
       st_table *all = NULL;
@@ -200,7 +204,7 @@ static int split_file(st_imp_ctx *c, int worker, split_worker *sw, int f, st_err
     if (!t) break;
   }
   for (int i = 0; i < nacc; i++) st_table_free(acc[i]);
-  if (rc) st_error_prefix(err, "%s: ", c->o->inputs[f]);
+  if (rc && rc != ST_ERR_INTERRUPTED) st_error_prefix(err, "%s: ", c->o->inputs[f]);
   st_input_close(in);
   return rc;
 }
@@ -213,7 +217,7 @@ static int split_worker_fn(st_imp_ctx *c, int worker, void *arg, st_error *err) 
   sw.pos = calloc((size_t)(c->bin.nparts ? c->bin.nparts : 1), 8);
   if (!sw.cnt || !sw.pos) rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory");
   if (!rc) rc = st_field_init(&sw.spill_schema, "schema", ST_T_STRUCT, false);
-  if (!rc) {
+  if (!rc && !c->use_h29) {
     st_field hf;
     rc = st_field_init(&hf, "_healpix_29", ST_T_INT64, true);
     if (!rc) rc = st_field_add_child(&sw.spill_schema, &hf);
@@ -221,7 +225,7 @@ static int split_worker_fn(st_imp_ctx *c, int worker, void *arg, st_error *err) 
   }
   for (int i = 0; !rc && i < c->schema.n_children; i++)
     rc = st_field_add_child(&sw.spill_schema, &c->schema.children[i]);
-  while (!rc) {
+  while (!rc && !(rc = st_imp_check_cancel(c, err))) {
     int f = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
     if (f >= c->o->n_inputs) break;
     rc = split_file(c, worker, &sw, f, err);

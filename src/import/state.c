@@ -6,13 +6,15 @@
 ** Layout: STATE/map/F.hist for input file number F (its position in the
 ** input list), written to F.hist.tmp and renamed (a file present is
 ** complete).  Content, little-endian:
-**   "STHIST01"  magic (8 bytes)
+**   "STHIST02"  magic (8 bytes)
 **   int32       order of the histogram
+**   int32       1 if byte sizes follow each count (--byte-threshold), else 0
 **   int32       length L of the input path, then L bytes of the path
-**   int64       n, then n (pixel int64, count int64) pairs, pixels ascending
+**   int64       n, then n (pixel, count[, bytes]) int64 records, pixels
+**               ascending
 **   int64       sum of the counts (check)
-** A file whose path, order or check does not match is ignored (the input is
-** mapped again).
+** A file whose path, order, byte flag or check does not match is ignored
+** (the input is mapped again).
 */
 #include <errno.h>
 #include <stdio.h>
@@ -30,7 +32,8 @@ static int hist_path(char *out, size_t cap, const char *state_dir, int file, con
 }
 
 int st_imp_state_save_hist(const char *state_dir, int file, const char *path, int order,
-                           const int64_t *pix, const int64_t *cnt, int64_t n, st_error *err) {
+                           const int64_t *pix, const int64_t *cnt, const int64_t *bytes, int64_t n,
+                           st_error *err) {
   char dir[4096], tmp[4096], fin[4096];
   int k = snprintf(dir, sizeof dir, "%s/map", state_dir);
   ST_CHECK(k > 0 && (size_t)k < sizeof dir, err, ST_ERR_INVALID, "state path too long");
@@ -40,14 +43,15 @@ int st_imp_state_save_hist(const char *state_dir, int file, const char *path, in
   ST_TRY(hist_path(fin, sizeof fin, state_dir, file, "", err));
   FILE *f = fopen(tmp, "wb");
   if (!f) return st_fail(err, ST_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  int32_t ord = order, len = (int32_t)strlen(path);
+  int32_t ord = order, len = (int32_t)strlen(path), hb = bytes != NULL;
   int64_t sum = 0;
   for (int64_t i = 0; i < n; i++) sum += cnt[i];
-  int ok = fwrite("STHIST01", 1, 8, f) == 8 && fwrite(&ord, 4, 1, f) == 1 &&
-           fwrite(&len, 4, 1, f) == 1 && fwrite(path, 1, (size_t)len, f) == (size_t)len &&
-           fwrite(&n, 8, 1, f) == 1;
+  int ok = fwrite("STHIST02", 1, 8, f) == 8 && fwrite(&ord, 4, 1, f) == 1 &&
+           fwrite(&hb, 4, 1, f) == 1 && fwrite(&len, 4, 1, f) == 1 &&
+           fwrite(path, 1, (size_t)len, f) == (size_t)len && fwrite(&n, 8, 1, f) == 1;
   for (int64_t i = 0; ok && i < n; i++)
-    ok = fwrite(&pix[i], 8, 1, f) == 1 && fwrite(&cnt[i], 8, 1, f) == 1;
+    ok = fwrite(&pix[i], 8, 1, f) == 1 && fwrite(&cnt[i], 8, 1, f) == 1 &&
+         (!hb || fwrite(&bytes[i], 8, 1, f) == 1);
   ok = ok && fwrite(&sum, 8, 1, f) == 1;
   ok = (fclose(f) == 0) && ok;
   if (!ok || rename(tmp, fin)) {
@@ -58,39 +62,44 @@ int st_imp_state_save_hist(const char *state_dir, int file, const char *path, in
 }
 
 int st_imp_state_load_hist(const char *state_dir, int file, const char *path, int order,
-                           int64_t *hist, int64_t npix, int *found, st_error *err) {
+                           int64_t *hist, int64_t *bytes_hist, int64_t npix, int *found,
+                           st_error *err) {
   char fin[4096];
   *found = 0;
   ST_TRY(hist_path(fin, sizeof fin, state_dir, file, "", err));
   FILE *f = fopen(fin, "rb");
   if (!f) return 0;
   char magic[8];
-  int32_t ord = -1, len = -1;
-  int64_t n = -1, sum = 0, check = -1;
+  int32_t ord = -1, len = -1, hb = -1, want = bytes_hist != NULL;
+  int64_t n = -1, sum = 0, check = -1, w = want ? 3 : 2;
   size_t plen = strlen(path);
   char *buf = NULL;
-  int64_t *pairs = NULL;
-  int ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "STHIST01", 8) &&
-           fread(&ord, 4, 1, f) == 1 && ord == order && fread(&len, 4, 1, f) == 1 &&
-           len == (int32_t)plen;
+  int64_t *rec = NULL;
+  int ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "STHIST02", 8) &&
+           fread(&ord, 4, 1, f) == 1 && ord == order && fread(&hb, 4, 1, f) == 1 && hb == want &&
+           fread(&len, 4, 1, f) == 1 && len == (int32_t)plen;
   if (ok) {
     buf = malloc(plen + 1);
     ok = buf && fread(buf, 1, plen, f) == plen && !memcmp(buf, path, plen);
   }
   ok = ok && fread(&n, 8, 1, f) == 1 && n >= 0 && n <= npix;
   if (ok) {
-    pairs = malloc((size_t)(n ? n : 1) * 16);
-    ok = pairs && fread(pairs, 16, (size_t)n, f) == (size_t)n && fread(&check, 8, 1, f) == 1;
+    rec = malloc((size_t)(n ? n : 1) * (size_t)w * 8);
+    ok = rec && fread(rec, (size_t)w * 8, (size_t)n, f) == (size_t)n && fread(&check, 8, 1, f) == 1;
   }
   for (int64_t i = 0; ok && i < n; i++) {
-    ok = pairs[2 * i] >= 0 && pairs[2 * i] < npix && pairs[2 * i + 1] >= 0;
-    sum += ok ? pairs[2 * i + 1] : 0;
+    const int64_t *r = rec + w * i;
+    ok = r[0] >= 0 && r[0] < npix && r[1] >= 0 && (!want || r[2] >= 0);
+    sum += ok ? r[1] : 0;
   }
   ok = ok && sum == check;
-  for (int64_t i = 0; ok && i < n; i++) hist[pairs[2 * i]] += pairs[2 * i + 1];
+  for (int64_t i = 0; ok && i < n; i++) {
+    hist[rec[w * i]] += rec[w * i + 1];
+    if (want) bytes_hist[rec[w * i]] += rec[w * i + 2];
+  }
   fclose(f);
   free(buf);
-  free(pairs);
+  free(rec);
   *found = ok;
   return 0;
 }

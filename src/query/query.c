@@ -7,18 +7,28 @@
 **      against the catalog schema (the "needed" set, in schema order);
 **   2. build the region MOC at an order chosen from the region's area
 **      (~256 cells), keep partitions whose cell meets it, sorted by the
-**      start of their order-29 range (= _healpix_29 order);
-**   3. workers (pthreads) take partitions from an atomic counter; per leaf
-**      file the row groups are pruned on _healpix_29 min/max against the
-**      MOC ranges and on the where statistics (from _metadata when it lists
-**      the file, so a file with no surviving row group is never opened);
-**      the surviving row groups are read with the needed columns only;
+**      start of their order-29 range (= _healpix_29 order); a partition of
+**      more than batch_rows rows is cut into units of whole row groups when
+**      its row-group statistics show that this keeps the order (see
+**      plan_partition), else it is one unit;
+**   3. workers (pthreads) take units in order from a shared counter,
+**      at most `window` (2 x threads) ahead of the partition being delivered;
+**      per leaf file the row groups are pruned on _healpix_29 min/max
+**      against the MOC ranges and on the where statistics (from _metadata
+**      when it lists the file, so a file with no surviving row group is never
+**      opened); the surviving row groups are read with the needed columns:
+**      first the filter columns (ra/dec of the region, where columns), the
+**      other needed columns only when some row of the file matched (late
+**      materialisation: a small cone usually reads one row group of which
+**      no row matches);
 **   4. exact tests: region on ra/dec arrays, where into a byte mask; the
 **      selected rows are gathered (st_table_take), stably sorted by
 **      _healpix_29 when present, and projected to the output columns;
-**   5. partition results are concatenated in partition order and cut to
-**      the limit.  With a limit, workers stop taking partitions once the
-**      finished prefix of partitions holds enough rows.
+**   5. the calling thread delivers partition results in partition order to
+**      the batch callback (st_query_run_stream), cutting at the limit and
+**      then stopping the workers; st_query_run collects the batches and
+**      concatenates them.  With one thread the partitions are read and
+**      delivered one by one on the calling thread.
 ** Each partition's result is stored in its slot, so the output does not
 ** depend on the thread count.
 */
@@ -26,7 +36,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +58,7 @@ struct st_query {
   char *ra_col, *dec_col;            /* overrides                            */
   int64_t limit;
   int threads;
+  int64_t batch_rows;                /* split partitions above this many rows */
 };
 
 /* Python's float % 360 as numpy/LSDB compute it: sign of the divisor, +0 for
@@ -65,6 +75,7 @@ int st_query_new(st_query **out, st_error *err) {
   if (!q) return st_fail(err, ST_ERR_NOMEM, "query: out of memory");
   q->limit = -1;
   q->threads = 1;
+  q->batch_rows = 1 << 20;
   *out = q;
   return 0;
 }
@@ -182,29 +193,39 @@ int st_query_set_radec_columns(st_query *q, const char *ra, const char *dec, st_
 
 void st_query_set_limit(st_query *q, int64_t limit) { q->limit = limit; }
 void st_query_set_threads(st_query *q, int threads) { q->threads = threads > 0 ? threads : 1; }
+void st_query_set_batch_rows(st_query *q, int64_t rows) { q->batch_rows = rows > 0 ? rows : 1 << 20; }
 
 /* ---- run state -------------------------------------------------------------- */
+
+/* A unit of work and of output: a whole partition (file < 0), or row groups
+   [rg_lo, rg_hi) of one of its files (a big partition split in batches). */
+typedef struct unit { int part; int file; int rg_lo, rg_hi; } unit;
 
 typedef struct run {
   const st_query *q;
   const st_catalog *c;
   const st_field *schema;
   char **need; int nneed;            /* needed column names                  */
+  bool *is_filt;                     /* per need: ra/dec of the region or a  */
+                                     /* where column (read first)            */
   const char *ra_name, *dec_name;
   bool has_h29;
   st_moc moc;                        /* region MOC (R_NONE: unused)          */
   double cone_thr, cone_cosd, cone_ra, cone_dec; /* cone constants (rad)     */
   double (*edges)[3]; double psign;  /* polygon edge normals, orientation    */
-  int *parts; int nparts;            /* partitions to read, in output order  */
-  st_table **results;                /* per part                             */
-  atomic_int next;
-  atomic_int failed;
-  atomic_int stop;                   /* limit reached by a finished prefix   */
-  int prefix;                        /* parts [0, prefix) are finished       */
-  int64_t prefix_rows;               /* their rows                           */
+  unit *parts; int nparts;           /* work units (partitions or pieces of  */
+                                     /* one), in output order                */
+  /* the fields below are guarded by lock */
+  st_table **results;                /* per part: finished, not yet emitted  */
   bool *finished;                    /* per part                             */
+  int next;                          /* next part a worker takes             */
+  int emitted;                       /* parts [0, emitted) were delivered    */
+  int window;                        /* parts taken at most ahead of emitted */
+  bool failed, stop;                 /* a worker failed / the emitter ended  */
   pthread_mutex_t lock;
-  st_error err;                      /* first error                          */
+  pthread_cond_t ready;              /* a part finished (or a worker failed) */
+  pthread_cond_t space;              /* emitted advanced (or stop)           */
+  st_error err;                      /* first worker error                   */
   st_query_stats stats;
 } run;
 
@@ -227,6 +248,12 @@ static int need_cb(const char *name, void *ctx) {
   run *R = ctx;
   if (schema_has(R->schema, name) < 0) return st_fail(&R->err, ST_ERR_NOTFOUND, "where: no column '%s'", name);
   return add_need(R, name) ? st_fail(&R->err, ST_ERR_NOMEM, "query: out of memory") : 0;
+}
+
+static int filt_cb(const char *name, void *arg) {
+  run *R = arg;
+  for (int k = 0; k < R->nneed; k++) if (!strcmp(R->need[k], name)) R->is_filt[k] = true;
+  return 0;
 }
 
 /* Region area in steradians (a bound for polygons). */
@@ -367,7 +394,7 @@ static int region_mask(run *R, const st_table *t, uint8_t *m, st_error *err) {
 
 /* Row groups of one file surviving the statistics; fills keep[] (local indices). */
 static int prune_rgs(run *R, const st_pq_reader *sr, int first, int nrg, int *keep, int *nkeep,
-                     const bool *top_needed, st_query_stats *st) {
+                     st_query_stats *st) {
   int hcol = R->has_h29 && R->q->region != R_NONE ? st_pq_column_index(sr, "_healpix_29") : -1;
   int ncol = st_pq_num_columns(sr);
   *nkeep = 0;
@@ -388,13 +415,6 @@ static int prune_rgs(run *R, const st_pq_reader *sr, int first, int nrg, int *ke
     st->row_groups_hpx++;
     if (R->q->where && !st_expr_rg_may_match(R->q->where, sr, rg)) continue;
     st->row_groups_read++;
-    for (int c = 0; c < ncol; c++) {
-      st_pq_column_info inf;
-      st_pq_chunk_info ci;
-      if (!st_pq_describe_column(sr, c, &inf, &e2) && inf.top_column >= 0 && top_needed[inf.top_column] &&
-          !st_pq_describe_chunk(sr, rg, c, &ci, &e2))
-        st->bytes_read += ci.compressed_size;
-    }
     keep[(*nkeep)++] = j;
   }
   return 0;
@@ -414,8 +434,55 @@ static void sort_by_key(const int64_t *key, int64_t *idx, int64_t *tmp, int64_t 
   memcpy(idx, tmp, (size_t)n * sizeof *idx);
 }
 
-/* Read, filter and project one file's surviving row groups; *out may stay NULL. */
-static int do_file(run *R, const st_catalog_file *cf, st_table **out, st_query_stats *st, st_error *err) {
+/* Add the compressed bytes of the chunks of row groups keep[] of file r whose
+   top-level column is needed: mode 0 all, 1 filter columns, 2 the others. */
+static void add_bytes(run *R, const st_pq_reader *sr, const int *keep, int nkeep, int mode, st_query_stats *st) {
+  const st_field *fs = st_pq_schema(sr);
+  int ncol = st_pq_num_columns(sr);
+  st_error e2;
+  for (int c = 0; c < ncol; c++) {
+    st_pq_column_info inf;
+    if (st_pq_describe_column(sr, c, &inf, &e2) || inf.top_column < 0 || inf.top_column >= fs->n_children) continue;
+    const char *name = fs->children[inf.top_column].name;
+    bool take = false;
+    for (int k = 0; k < R->nneed && !take; k++)
+      take = !strcmp(name, R->need[k]) && (mode == 0 || (mode == 1) == R->is_filt[k]);
+    if (!take) continue;
+    for (int j = 0; j < nkeep; j++) {
+      st_pq_chunk_info ci;
+      if (!st_pq_describe_chunk(sr, keep[j], c, &ci, &e2)) st->bytes_read += ci.compressed_size;
+    }
+  }
+}
+
+/* t := t's columns followed by u's (same rows); frees both. */
+static int merge_columns(st_table **t, st_table *u, st_error *err) {
+  st_table *a = *t;
+  int n = a->n_columns + u->n_columns;
+  st_field *fs = malloc(((size_t)n + 1) * sizeof *fs);
+  st_array **cols = calloc((size_t)n + 1, sizeof *cols);
+  int rc = (!fs || !cols) ? st_fail(err, ST_ERR_NOMEM, "query: out of memory") : 0;
+  for (int i = 0; i < n && !rc; i++) {
+    const st_table *src = i < a->n_columns ? a : u;
+    int j = i < a->n_columns ? i : i - a->n_columns;
+    fs[i] = src->schema.children[j];
+    rc = st_array_slice(src->columns[j], 0, src->n_rows, &cols[i], err);
+  }
+  st_table *m = NULL;
+  if (!rc) rc = st_table_new(fs, cols, n, a->n_rows, &a->schema, &m, err);
+  else for (int i = 0; i < n; i++) st_array_free(cols[i]);
+  free(fs); free(cols);
+  st_table_free(u);
+  if (rc) return rc;
+  st_table_free(a);
+  *t = m;
+  return 0;
+}
+
+/* Read and filter one file's surviving row groups (of the window [rg_lo,
+   rg_hi) of its row groups; rg_lo < 0: all); *out may stay NULL. */
+static int do_file(run *R, const st_catalog_file *cf, int rg_lo, int rg_hi, st_table **out, st_query_stats *st,
+                   st_error *err) {
   *out = NULL;
   const st_pq_reader *sr = cf->md;
   st_pq_reader *r = NULL;
@@ -428,22 +495,27 @@ static int do_file(run *R, const st_catalog_file *cf, st_table **out, st_query_s
   }
   const st_field *fs = st_pq_schema(sr);
   int ntop = fs->n_children;
-  bool *top_needed = calloc((size_t)ntop + 1, sizeof(bool));
   int *keep = malloc(((size_t)nrg + 1) * sizeof(int));
   int *cols = malloc(((size_t)R->nneed + 1) * sizeof(int));
-  st_table *t = NULL, *sel = NULL;
+  int *colk = malloc(((size_t)R->nneed + 1) * sizeof(int));   /* need index of cols[i] */
+  int *rcols = malloc(((size_t)R->nneed + 1) * sizeof(int));
+  st_table *t = NULL, *sel = NULL, *rest = NULL;
   uint8_t *mask = NULL, *wm = NULL;
   int64_t *idx = NULL;
   int nkeep = 0, ncols = 0;
-  if (!top_needed || !keep || !cols) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
+  if (!keep || !cols || !colk || !rcols) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
   for (int i = 0; i < ntop; i++)
     for (int k = 0; k < R->nneed; k++)
-      if (!strcmp(fs->children[i].name, R->need[k])) { top_needed[i] = true; cols[ncols++] = i; break; }
+      if (!strcmp(fs->children[i].name, R->need[k])) { cols[ncols++] = i; break; }
   if (ncols < R->nneed) {
     rc = st_fail(err, ST_ERR_SCHEMA, "%s: lacks some of the needed columns", cf->path);
     goto done;
   }
-  prune_rgs(R, sr, first, nrg, keep, &nkeep, top_needed, st);
+  /* the unit's window of row groups (all when rg_lo < 0) */
+  int lo = rg_lo < 0 ? 0 : rg_lo > nrg ? nrg : rg_lo;
+  int hi = rg_lo < 0 ? nrg : rg_hi > nrg ? nrg : rg_hi < lo ? lo : rg_hi;
+  prune_rgs(R, sr, first + lo, hi - lo, keep, &nkeep, st);
+  for (int j = 0; j < nkeep; j++) keep[j] += lo;
   if (!nkeep) goto done;
   if (!r) {
     if ((rc = st_pq_open(cf->path, NULL, &r, err))) goto done;
@@ -454,14 +526,25 @@ static int do_file(run *R, const st_catalog_file *cf, st_table **out, st_query_s
                    st_pq_num_row_groups(r), nrg);
       goto done;
     }
-    fs = st_pq_schema(r);
+  }
+  {
+    const st_field *ff = st_pq_schema(r);
     ncols = 0;
-    for (int i = 0; i < fs->n_children && ncols < R->nneed; i++)
+    for (int i = 0; i < ff->n_children && ncols < R->nneed; i++)
       for (int k = 0; k < R->nneed; k++)
-        if (!strcmp(fs->children[i].name, R->need[k])) { cols[ncols++] = i; break; }
+        if (!strcmp(ff->children[i].name, R->need[k])) { colk[ncols] = k; cols[ncols++] = i; break; }
     if (ncols < R->nneed) { rc = st_fail(err, ST_ERR_SCHEMA, "%s: lacks some of the needed columns", cf->path); goto done; }
   }
-  if ((rc = st_pq_read(r, keep, nkeep, cols, ncols, &t, err))) goto done;
+  /* late materialisation: when some needed columns are not filter columns,
+     read the filter columns first and the others only if a row matches */
+  int nfc = 0, nrc = 0;
+  for (int i = 0; i < ncols; i++) {
+    if (R->is_filt[colk[i]]) cols[nfc++] = cols[i];
+    else rcols[nrc++] = cols[i];
+  }
+  bool two = nfc > 0 && nrc > 0;
+  if (!nfc) { memcpy(cols, rcols, (size_t)nrc * sizeof(int)); nfc = nrc; }   /* no filter column: read all */
+  if ((rc = st_pq_read(r, keep, nkeep, cols, nfc, &t, err))) goto done;
   st->rows_read += t->n_rows;
   int64_t n = t->n_rows;
   mask = malloc(n ? (size_t)n : 1);
@@ -475,12 +558,22 @@ static int do_file(run *R, const st_catalog_file *cf, st_table **out, st_query_s
   }
   int64_t k = 0;
   for (int64_t i = 0; i < n; i++) { idx[k] = i; k += mask[i]; }
+  add_bytes(R, r, keep, nkeep, two ? 1 : 0, st);
+  if (two) {
+    if (!k) goto done;                 /* no match: the other columns stay unread */
+    if ((rc = st_pq_read(r, keep, nkeep, rcols, nrc, &rest, err))) goto done;
+    add_bytes(R, r, keep, nkeep, 2, st);
+    if (rest->n_rows != n) { rc = st_fail(err, ST_ERR_CORRUPT, "%s: columns differ in length", cf->path); goto done; }
+    st_table *u = rest;
+    rest = NULL;
+    if ((rc = merge_columns(&t, u, err))) goto done;
+  }
   if ((rc = st_table_take(t, idx, k, &sel, err))) goto done;
   *out = sel; sel = NULL;
 done:
   if (rc) st_error_prefix(err, "%s: ", cf->rel ? cf->rel : cf->path);
-  st_table_free(t); st_table_free(sel);
-  free(mask); free(wm); free(idx); free(top_needed); free(keep); free(cols);
+  st_table_free(t); st_table_free(sel); st_table_free(rest);
+  free(mask); free(wm); free(idx); free(keep); free(cols); free(colk); free(rcols);
   st_pq_close(r);
   return rc;
 }
@@ -497,10 +590,11 @@ static int project(run *R, st_table *t, char **outc, int nout, st_table **out, s
 
 typedef struct ctx { run *R; char **outc; int nout; } ctx;
 
-static int do_partition(ctx *C, int pi, st_table **out, st_query_stats *st, st_error *err) {
+static int do_partition(ctx *C, const unit *u, st_table **out, st_query_stats *st, st_error *err) {
   run *R = C->R;
   st_partition p;
-  ST_TRY(st_catalog_partition(R->c, pi, &p, err));
+  ST_TRY(st_catalog_partition(R->c, u->part, &p, err));
+  if (u->file >= 0) { p.first_file = u->file; p.n_files = 1; }
   st_table **parts = calloc((size_t)p.n_files + 1, sizeof *parts);
   if (!parts) return st_fail(err, ST_ERR_NOMEM, "query: out of memory");
   int np = 0, rc = 0;
@@ -508,7 +602,7 @@ static int do_partition(ctx *C, int pi, st_table **out, st_query_stats *st, st_e
     st_catalog_file cf;
     if ((rc = st_catalog_file_info(R->c, p.first_file + f, &cf, err))) break;
     st_table *t = NULL;
-    if ((rc = do_file(R, &cf, &t, st, err))) break;
+    if ((rc = do_file(R, &cf, u->file >= 0 ? u->rg_lo : -1, u->rg_hi, &t, st, err))) break;
     if (t && t->n_rows) parts[np++] = t;
     else st_table_free(t);
   }
@@ -538,6 +632,7 @@ static int do_partition(ctx *C, int pi, st_table **out, st_query_stats *st, st_e
       }
     }
     if (!rc) rc = project(R, use, C->outc, C->nout, out, err);
+    if (!rc) st->rows_matched += (*out)->n_rows;
   }
   st_table_free(all); st_table_free(sorted);
   for (int i = 0; i < np; i++) st_table_free(parts[i]);
@@ -550,38 +645,110 @@ static void add_stats(st_query_stats *a, const st_query_stats *b) {
   a->row_groups_total += b->row_groups_total; a->row_groups_hpx += b->row_groups_hpx;
   a->row_groups_read += b->row_groups_read; a->bytes_total += b->bytes_total;
   a->bytes_read += b->bytes_read; a->rows_read += b->rows_read;
+  a->rows_matched += b->rows_matched;
 }
 
+/* Worker: takes parts in order (at most `window` ahead of the emitter), stores results. */
 static void *worker(void *arg) {
   ctx *C = arg;
   run *R = C->R;
   st_query_stats st = {0};
   for (;;) {
-    if (atomic_load(&R->failed) || atomic_load(&R->stop)) break;
-    int i = atomic_fetch_add(&R->next, 1);
-    if (i >= R->nparts) break;
+    pthread_mutex_lock(&R->lock);
+    while (!R->failed && !R->stop && R->next < R->nparts && R->next >= R->emitted + R->window)
+      pthread_cond_wait(&R->space, &R->lock);
+    if (R->failed || R->stop || R->next >= R->nparts) { pthread_mutex_unlock(&R->lock); break; }
+    int i = R->next++;
+    pthread_mutex_unlock(&R->lock);
     st_error e = {0};
     st_table *t = NULL;
-    if (do_partition(C, R->parts[i], &t, &st, &e)) {
-      pthread_mutex_lock(&R->lock);
-      if (!atomic_load(&R->failed)) { R->err = e; atomic_store(&R->failed, 1); }
-      pthread_mutex_unlock(&R->lock);
-      break;
-    }
+    int rc = do_partition(C, &R->parts[i], &t, &st, &e);
     pthread_mutex_lock(&R->lock);
-    R->results[i] = t;
-    R->finished[i] = true;
-    while (R->prefix < R->nparts && R->finished[R->prefix]) {
-      if (R->results[R->prefix]) R->prefix_rows += R->results[R->prefix]->n_rows;
-      R->prefix++;
+    if (rc) {
+      if (!R->failed) { R->err = e; if (!R->err.code) R->err.code = rc; R->failed = true; }
+    } else {
+      R->results[i] = t;
+      R->finished[i] = true;
     }
-    if (R->q->limit >= 0 && R->prefix_rows >= R->q->limit) atomic_store(&R->stop, 1);
+    pthread_cond_broadcast(&R->ready);
     pthread_mutex_unlock(&R->lock);
+    if (rc) break;
   }
   pthread_mutex_lock(&R->lock);
   add_stats(&R->stats, &st);
   pthread_mutex_unlock(&R->lock);
   return NULL;
+}
+
+static int add_unit(run *R, int *cap, int part, int file, int lo, int hi, st_error *err) {
+  if (R->nparts == *cap) {
+    int nc = *cap ? 2 * *cap : 64;
+    unit *v = realloc(R->parts, (size_t)nc * sizeof *v);
+    if (!v) return st_fail(err, ST_ERR_NOMEM, "query: out of memory");
+    R->parts = v; *cap = nc;
+  }
+  R->parts[R->nparts++] = (unit){part, file, lo, hi};
+  return 0;
+}
+
+/*
+** Units of partition pi.  A partition of more than batch_rows rows (or of
+** unknown size when it is an unpartitioned dataset) is cut into pieces of
+** whole row groups of one file, about batch_rows rows each, when that cannot
+** change the output order: without _healpix_29 the order is file order; with
+** it, the row groups in file order must have min/max statistics with each
+** max <= the next min (then sorting each piece equals sorting the whole).
+** Row-group counts and statistics come from _metadata, else from the
+** footers (opened here only for unpartitioned datasets).  Otherwise the
+** partition is one unit.
+*/
+static int plan_partition(run *R, int pi, int *cap, st_error *err) {
+  st_partition p;
+  ST_TRY(st_catalog_partition(R->c, pi, &p, err));
+  int64_t limit = R->q->batch_rows;
+  if ((p.rows >= 0 && p.rows <= limit) || (p.rows < 0 && p.order >= 0) || p.n_files < 1)
+    return add_unit(R, cap, pi, -1, 0, 0, err);
+  int first_unit = R->nparts, rc = 0;
+  bool ok = true, have_prev = false;
+  int64_t prev_max = 0, acc = 0;
+  for (int f = 0; f < p.n_files && ok && !rc; f++) {
+    st_catalog_file cf;
+    if ((rc = st_catalog_file_info(R->c, p.first_file + f, &cf, err))) break;
+    st_pq_reader *r = NULL;
+    const st_pq_reader *sr = cf.md;
+    int first = cf.md_first_rg, nrg = cf.md_n_rg;
+    if (!sr) {
+      if (p.order >= 0) { ok = false; break; }
+      if ((rc = st_pq_open(cf.path, NULL, &r, err))) { st_error_prefix(err, "%s: ", cf.rel ? cf.rel : cf.path); break; }
+      sr = r; first = 0; nrg = st_pq_num_row_groups(r);
+    }
+    int hcol = R->has_h29 ? st_pq_column_index(sr, "_healpix_29") : -1;
+    if (R->has_h29 && hcol < 0) ok = false;
+    int lo = 0;
+    acc = 0;                           /* pieces never span files */
+    for (int j = 0; j < nrg && ok && !rc; j++) {
+      if (hcol >= 0) {
+        st_pq_chunk_info ci;
+        st_error e2;
+        if (st_pq_describe_chunk(sr, first + j, hcol, &ci, &e2) || !ci.has_min_max || ci.min.kind != ST_PQ_VALUE_INT) {
+          ok = false;
+          break;
+        }
+        if (have_prev && ci.min.i < prev_max) { ok = false; break; }
+        prev_max = ci.max.i; have_prev = true;
+      }
+      acc += st_pq_row_group_num_rows(sr, first + j);
+      if (acc >= limit) { rc = add_unit(R, cap, pi, p.first_file + f, lo, j + 1, err); lo = j + 1; acc = 0; }
+    }
+    if (ok && !rc && lo < nrg) rc = add_unit(R, cap, pi, p.first_file + f, lo, nrg, err);
+    st_pq_close(r);
+  }
+  if (rc) return rc;
+  if (!ok || R->nparts - first_unit <= 1) {
+    R->nparts = first_unit;
+    return add_unit(R, cap, pi, -1, 0, 0, err);
+  }
+  return 0;
 }
 
 typedef struct part_ref { int64_t key; int idx; } part_ref;
@@ -653,13 +820,96 @@ static void split_names(const char *text, char ***out, int *n) {
   *out = v;
 }
 
-int st_query_run(st_query *q, const st_catalog *c, st_table **out, st_query_stats *stats, st_error *err) {
+/* Deliver one part's rows to fn, cut to the limit; *done when the limit is reached. */
+static int emit(run *R, st_table *t, st_query_batch_fn fn, void *fn_ctx, int64_t *rows, bool *done,
+                st_error *err) {
+  int64_t lim = R->q->limit;
+  if (!t || !t->n_rows) return 0;
+  int rc = 0;
+  if (lim >= 0 && *rows + t->n_rows >= lim) {
+    *done = true;
+    if (*rows + t->n_rows > lim) {
+      st_table *cut = NULL;
+      ST_TRY(st_table_slice(t, 0, lim - *rows, &cut, err));
+      rc = fn(fn_ctx, cut, err);
+      *rows = lim;
+      st_table_free(cut);
+      return rc;
+    }
+  }
+  *rows += t->n_rows;
+  return fn(fn_ctx, t, err);
+}
+
+/*
+** Run the parts and deliver them in order.  One thread: read and deliver part
+** by part.  Several: workers fill results[], the calling thread waits for
+** part `emitted`, hands it to fn outside the lock and frees it; workers stay
+** within `window` parts of it, so memory holds at most window parts.
+*/
+static int drive(ctx *C, st_query_batch_fn fn, void *fn_ctx, st_error *err) {
+  run *R = C->R;
+  int64_t rows = 0;
+  bool done = R->q->limit == 0;
+  int rc = 0;
+  int nt = R->q->threads < R->nparts ? R->q->threads : R->nparts;
+  pthread_t *th = nt > 1 ? calloc((size_t)nt, sizeof *th) : NULL;
+  int started = 0;
+  R->window = 2 * (nt > 1 ? nt : 1);
+  if (nt > 1 && th && !done)
+    for (; started < nt; started++)
+      if (pthread_create(&th[started], NULL, worker, C)) break;
+  if (!started) {                      /* sequential */
+    st_query_stats st = {0};
+    for (int e = 0; e < R->nparts && !done && !rc; e++) {
+      st_table *t = NULL;
+      rc = do_partition(C, &R->parts[e], &t, &st, err);
+      if (!rc) rc = emit(R, t, fn, fn_ctx, &rows, &done, err);
+      st_table_free(t);
+    }
+    add_stats(&R->stats, &st);
+  } else {
+    for (int e = 0; e < R->nparts && !done && !rc; e++) {
+      pthread_mutex_lock(&R->lock);
+      while (!R->failed && !R->finished[e]) pthread_cond_wait(&R->ready, &R->lock);
+      if (R->failed) { pthread_mutex_unlock(&R->lock); break; }
+      st_table *t = R->results[e];
+      R->results[e] = NULL;
+      pthread_mutex_unlock(&R->lock);
+      rc = emit(R, t, fn, fn_ctx, &rows, &done, err);
+      st_table_free(t);
+      pthread_mutex_lock(&R->lock);
+      R->emitted = e + 1;
+      pthread_cond_broadcast(&R->space);
+      pthread_mutex_unlock(&R->lock);
+    }
+    pthread_mutex_lock(&R->lock);
+    R->stop = true;
+    pthread_cond_broadcast(&R->space);
+    pthread_mutex_unlock(&R->lock);
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    if (!rc && R->failed) { *err = R->err; rc = R->err.code ? R->err.code : ST_ERR_IO; }
+  }
+  free(th);
+  if (!rc && rows == 0) {              /* empty result: one batch with the schema */
+    st_table *t = NULL;
+    rc = empty_result(R, C->outc, C->nout, &t, err);
+    if (!rc) rc = fn(fn_ctx, t, err);
+    st_table_free(t);
+  }
+  return rc;
+}
+
+int st_query_run_stream(st_query *q, const st_catalog *c, st_query_batch_fn fn, void *fn_ctx,
+                        st_query_stats *stats, st_error *err) {
   run R;
   memset(&R, 0, sizeof R);
   R.q = q; R.c = c;
   R.schema = st_catalog_schema(c);
   st_moc_init(&R.moc, 0);
   pthread_mutex_init(&R.lock, NULL);
+  pthread_cond_init(&R.ready, NULL);
+  pthread_cond_init(&R.space, NULL);
   char **outc = NULL; int nout = 0; bool own_outc = false;
   int rc = 0;
   if (!R.schema) { rc = st_fail(err, ST_ERR_INVALID, "query: catalog has no schema"); goto done; }
@@ -695,6 +945,11 @@ int st_query_run(st_query *q, const st_catalog *c, st_table **out, st_query_stat
   }
   if (R.has_h29 && add_need(&R, "_healpix_29")) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
   if (q->where && (rc = st_expr_columns(q->where, need_cb, &R))) { *err = R.err; goto done; }
+  R.is_filt = calloc((size_t)R.nneed + 1, sizeof *R.is_filt);
+  if (!R.is_filt) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
+  for (int k = 0; k < R.nneed; k++)
+    R.is_filt[k] = q->region != R_NONE && (!strcmp(R.need[k], R.ra_name) || !strcmp(R.need[k], R.dec_name));
+  if (q->where && (rc = st_expr_columns(q->where, filt_cb, &R))) { *err = R.err; goto done; }
   /* region constants */
   if (q->region == R_CONE) {
     R.cone_ra = q->ra * DEG2RAD; R.cone_dec = q->dec * DEG2RAD; R.cone_cosd = cos(R.cone_dec);
@@ -719,71 +974,68 @@ int st_query_run(st_query *q, const st_catalog *c, st_table **out, st_query_stat
   /* partitions */
   int np = st_catalog_n_partitions(c);
   R.stats.partitions_total = np;
-  R.parts = malloc(((size_t)np + 1) * sizeof(int));
-  R.results = calloc((size_t)np + 1, sizeof *R.results);
-  R.finished = calloc((size_t)np + 1, sizeof *R.finished);
-  if (!R.parts || !R.results || !R.finished) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
   part_ref *refs = malloc(((size_t)np + 1) * sizeof *refs);
   if (!refs) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
+  int nref = 0;
   for (int i = 0; i < np; i++) {
     st_partition p;
     if ((rc = st_catalog_partition(c, i, &p, err))) { free(refs); goto done; }
     if (q->region != R_NONE && p.order >= 0 && !st_moc_intersects_cell(&R.moc, p.order, p.pixel)) continue;
-    refs[R.nparts].key = p.order < 0 ? -1 : p.pixel << (2 * (29 - p.order));
-    refs[R.nparts++].idx = i;
+    refs[nref].key = p.order < 0 ? -1 : p.pixel << (2 * (29 - p.order));
+    refs[nref++].idx = i;
   }
-  qsort(refs, (size_t)R.nparts, sizeof *refs, cmp_part);
-  for (int i = 0; i < R.nparts; i++) R.parts[i] = refs[i].idx;
+  qsort(refs, (size_t)nref, sizeof *refs, cmp_part);
+  int cap = 0;
+  for (int i = 0; i < nref && !rc; i++) rc = plan_partition(&R, refs[i].idx, &cap, err);
   free(refs);
-  R.stats.partitions_region = R.nparts;
-  /* workers */
+  if (rc) goto done;
+  R.results = calloc((size_t)R.nparts + 1, sizeof *R.results);
+  R.finished = calloc((size_t)R.nparts + 1, sizeof *R.finished);
+  if (!R.results || !R.finished) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
+  R.stats.partitions_region = nref;
+  /* workers and emitter */
   ctx C = {&R, outc, nout};
-  int nt = q->threads < R.nparts ? q->threads : R.nparts;
-  if (nt <= 1) worker(&C);
-  else {
-    pthread_t *th = calloc((size_t)nt, sizeof *th);
-    if (!th) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
-    int started = 0;
-    for (; started < nt; started++)
-      if (pthread_create(&th[started], NULL, worker, &C)) break;
-    if (!started) worker(&C);
-    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
-    free(th);
-  }
-  if (atomic_load(&R.failed)) { *err = R.err; rc = R.err.code ? R.err.code : ST_ERR_IO; goto done; }
-  /* gather */
-  {
-    st_table **v = calloc((size_t)R.nparts + 1, sizeof *v);
-    int nv = 0;
-    if (!v) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
-    /* after a stop, parts beyond the finished prefix may be missing: use only the prefix */
-    int upto = atomic_load(&R.stop) ? R.prefix : R.nparts;
-    for (int i = 0; i < upto; i++) if (R.results[i] && R.results[i]->n_rows) v[nv++] = R.results[i];
-    st_table *all = NULL;
-    if (nv == 0) rc = empty_result(&R, outc, nout, &all, err);
-    else if (nv == 1) rc = st_table_slice(v[0], 0, v[0]->n_rows, &all, err);
-    else rc = st_table_concat(v, nv, &all, err);
-    free(v);
-    if (rc) goto done;
-    R.stats.rows_matched = all->n_rows;   /* of the partitions read (all without --limit) */
-    if (q->limit >= 0 && all->n_rows > q->limit) {
-      st_table *cut = NULL;
-      rc = st_table_slice(all, 0, q->limit, &cut, err);
-      st_table_free(all);
-      if (rc) goto done;
-      all = cut;
-    }
-    *out = all;
-  }
+  rc = drive(&C, fn, fn_ctx, err);
 done:
   if (stats) *stats = R.stats;
   for (int i = 0; i < R.nparts; i++) st_table_free(R.results ? R.results[i] : NULL);
-  free(R.results); free(R.parts); free(R.edges); free(R.finished);
+  free(R.results); free(R.parts); free(R.edges); free(R.finished); free(R.is_filt);
   for (int i = 0; i < R.nneed; i++) free(R.need[i]);
   free(R.need);
   if (own_outc) { for (int i = 0; i < nout; i++) free(outc[i]); }
   if (outc != q->cols) free(outc);
   st_moc_free(&R.moc);
   pthread_mutex_destroy(&R.lock);
+  pthread_cond_destroy(&R.ready);
+  pthread_cond_destroy(&R.space);
+  return rc;
+}
+
+/* st_query_run: collect the batches (zero-copy slices) and concatenate them. */
+typedef struct collect { st_table **v; int n, cap; } collect;
+
+static int collect_cb(void *arg, const st_table *batch, st_error *err) {
+  collect *k = arg;
+  if (k->n == k->cap) {
+    int cap = k->cap ? 2 * k->cap : 16;
+    st_table **v = realloc(k->v, (size_t)cap * sizeof *v);
+    if (!v) return st_fail(err, ST_ERR_NOMEM, "query: out of memory");
+    k->v = v; k->cap = cap;
+  }
+  ST_TRY(st_table_slice(batch, 0, batch->n_rows, &k->v[k->n], err));
+  k->n++;
+  return 0;
+}
+
+int st_query_run(st_query *q, const st_catalog *c, st_table **out, st_query_stats *stats, st_error *err) {
+  collect k = {0};
+  int rc = st_query_run_stream(q, c, collect_cb, &k, stats, err);
+  if (!rc) {
+    if (k.n == 1) { *out = k.v[0]; k.v[0] = NULL; }
+    else if (k.n > 1) rc = st_table_concat(k.v, k.n, out, err);
+    else rc = st_fail(err, ST_ERR_INVALID, "query: no result delivered");
+  }
+  for (int i = 0; i < k.n; i++) st_table_free(k.v[i]);
+  free(k.v);
   return rc;
 }

@@ -11,15 +11,21 @@
 **              moved to the front and more bytes are read.
 **   tokenizer  splits up to K records into field descriptors (start, length,
 **              flags: quoted / has doubled quotes) in flat arrays; no copy and
-**              no allocation per field.  Doubled quotes are removed in place
+**              no allocation per field; unquoted fields end at the first
+**              delimiter/CR/LF found 16 bytes at a time (SSE2).  Doubled quotes are removed in place
 **              only when the field is converted (so a record re-tokenized after
 **              a refill is never seen half-unescaped).
 **   columns    each needed column is converted for the K records in one tight
 **              loop into its accumulator (values, validity bytes, string
 **              offsets/bytes); a batch finishes the accumulators into arrays.
-** Numbers: integers by hand (overflow checked); doubles by Clinger's exact fast
-** path (<= 19 digits, |exp| <= 22, mantissa < 2^53) else strtod, which glibc
-** rounds correctly — so values equal Python's float() on the same text.
+** Numbers: integers by hand (overflow checked); doubles: the digits are read
+** 8 at a time (SWAR) into a <= 19-significant-digit mantissa, then Clinger's
+** exact fast path (mantissa < 2^53, |exp| <= 22), else one x87 operation
+** whose double rounding is checked, else strtod (glibc rounds correctly) —
+** so values equal Python's float() on the same text.  Null strings are
+** rejected by a (first byte, length) bitmap before any comparison.
+** Small regular files get buffers and field slots sized from the file size
+** (the many-tiny-files case).
 ** Type inference classifies fields (bool / int64 / double / string) over the
 ** first rows (or the whole file), then the source is reset and parsed for real.
 */
@@ -34,6 +40,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "readers/readers_int.h"
 
@@ -280,9 +289,125 @@ static bool word_eq(const uint8_t *p, size_t n, const char *w) {
   return strlen(w) == n && !strncasecmp((const char *)p, w, n);
 }
 
+/* The exact double m * 10^e10 from at most 19 significant digits m, without
+** strtod when possible: Clinger's fast path (m < 2^53, |e10| <= 22: one
+** correctly rounded IEEE operation on exact operands), else on x86-64 one
+** x87 operation (see below).  False: the caller must use strtod. */
+static inline bool f64_exact(uint64_t m, long e10, bool neg, double *out) {
+  if (m < (1ull << 53) && e10 >= -22 && e10 <= 22) {
+    double d = (double)m;
+    d = e10 < 0 ? d / pow10_tab[-e10] : d * pow10_tab[e10];
+    *out = neg ? -d : d;
+    return true;
+  }
+#if LDBL_MANT_DIG == 64 && defined(__x86_64__)
+  /* 16-19 digits: one correctly rounded x87 operation (m and 10^k, k <= 27,
+     are exact in a 64-bit mantissa), then the rounding to double is exact
+     unless the 64-bit result lies within 1 unit of a halfway point between
+     two doubles (low 11 bits 0x3ff..0x401): then strtod decides.  Results
+     are >= 1e-27 and < 1e47: never subnormal or infinite. */
+  if (e10 >= -27 && e10 <= 27) {
+    static const long double p10l[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+                                         1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+                                         1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+    long double x = (long double)m;
+    x = e10 < 0 ? x / p10l[-e10] : x * p10l[e10];
+    uint64_t mant;
+    memcpy(&mant, &x, 8);
+    unsigned low = (unsigned)(mant & 0x7ff);
+    if (m == 0 || low < 0x3ff || low > 0x401) {
+      double d = (double)x;
+      *out = neg ? -d : d;
+      return true;
+    }
+  }
+#endif
+  return false;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ST_CSV_SWAR 1
+/* Eight bytes (first byte lowest) that are all ASCII digits. */
+static inline bool swar_8digits(uint64_t v) {
+  return (((v & 0xF0F0F0F0F0F0F0F0ull) | (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) ==
+          0x3333333333333333ull);
+}
+/* Their value: pairs, then pairs of pairs, combined by two multiplications. */
+static inline uint64_t swar_8value(uint64_t v) {
+  v -= 0x3030303030303030ull;
+  v = v * 10 + (v >> 8);  /* bytes 0,2,4,6: two-digit values */
+  return (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+          (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+}
+#endif
+
+/* Digits at p[*i..n) appended to *m (*nd significant digits so far, at most
+** 19); false when a 20th significant digit comes (the caller falls back). */
+static inline bool fast_digits(const uint8_t *p, size_t n, size_t *i, uint64_t *m, int *nd) {
+  size_t k = *i;
+  uint64_t v = *m;
+  int d = *nd;
+#ifdef ST_CSV_SWAR
+  while (d <= 11 && k + 8 <= n) {
+    uint64_t w;
+    memcpy(&w, p + k, 8);
+    if (!swar_8digits(w)) break;
+    v = v * 100000000u + swar_8value(w);
+    d += 8;  /* callers skip leading zeros: every digit here is significant */
+    k += 8;
+  }
+#endif
+  for (; k < n && (unsigned)(p[k] - '0') <= 9; k++) {
+    if (d >= 19) return false;
+    v = v * 10 + (unsigned)(p[k] - '0');
+    d++;
+  }
+  *i = k, *m = v, *nd = d;
+  return true;
+}
+
+/* The common case without strtod or per-digit branches: [sign] digits [.
+** digits] [e [sign] digits], no blanks, at most 19 significant digits, a
+** result f64_exact can give.  False: not handled here (may still be valid). */
+static inline bool fast_f64(const uint8_t *p, size_t n, double *out, bool check_only) {
+  size_t i = 0;
+  bool neg = false;
+  if (n && (p[0] == '-' || p[0] == '+')) neg = p[0] == '-', i = 1;
+  size_t s = i;
+  while (i < n && p[i] == '0') i++;  /* leading zeros are not significant */
+  uint64_t m = 0;
+  int nd = 0, frac = 0;
+  if (!fast_digits(p, n, &i, &m, &nd)) return false;
+  bool digits = i > s;
+  if (i < n && p[i] == '.') {
+    i++;
+    size_t f0 = i;
+    if (!m)
+      while (i < n && p[i] == '0') i++;
+    if (!fast_digits(p, n, &i, &m, &nd)) return false;
+    frac = (int)(i - f0);
+    digits |= i > f0;
+  }
+  if (!digits) return false;
+  long e = 0;
+  if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+    i++;
+    bool eneg = false;
+    if (i < n && (p[i] == '-' || p[i] == '+')) eneg = p[i] == '-', i++;
+    if (i >= n || (unsigned)(p[i] - '0') > 9) return false;
+    for (; i < n && (unsigned)(p[i] - '0') <= 9; i++)
+      if (e < 100000) e = e * 10 + (p[i] - '0');
+    if (eneg) e = -e;
+  }
+  if (i != n) return false;
+  if (check_only) return true;
+  return f64_exact(m, e - frac, neg, out);
+}
+
 /* Python float() syntax (without underscores); exact result. */
 /* check_only: validate the syntax, do not compute the value. */
 static bool parse_f64_(const uint8_t *p0, size_t n0, double *out, bool as_float, bool check_only) {
+  if (!as_float && fast_f64(p0, n0, out, check_only)) return true;
   const uint8_t *p = p0;
   size_t n = n0;
   trim(&p, &n);
@@ -338,33 +463,7 @@ static bool parse_f64_(const uint8_t *p0, size_t n0, double *out, bool as_float,
   if (i != n) return false;
   if (check_only) return true;
   long e10 = e - frac;
-  if (!as_float && !dropped && m < (1ull << 53) && e10 >= -22 && e10 <= 22) {
-    double d = (double)m;
-    d = e10 < 0 ? d / pow10_tab[-e10] : d * pow10_tab[e10];
-    *out = neg ? -d : d;
-    return true;
-  }
-#if LDBL_MANT_DIG == 64 && defined(__x86_64__)
-  /* 16-19 digits: one correctly rounded x87 operation (m and 10^k, k <= 27,
-     are exact in a 64-bit mantissa), then the rounding to double is exact
-     unless the 64-bit result lies within 1 unit of a halfway point between
-     two doubles (low 11 bits 0x3ff..0x401): then strtod decides. */
-  if (!as_float && !dropped && e10 >= -27 && e10 <= 27) {
-    static const long double p10l[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
-                                         1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
-                                         1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
-    long double x = (long double)m;
-    x = e10 < 0 ? x / p10l[-e10] : x * p10l[e10];
-    uint64_t mant;
-    memcpy(&mant, &x, 8);
-    unsigned low = (unsigned)(mant & 0x7ff);
-    if (m == 0 || low < 0x3ff || low > 0x401) {
-      double d = (double)x;
-      *out = neg ? -d : d;
-      return true;
-    }
-  }
-#endif
+  if (!as_float && !dropped && f64_exact(m, e10, neg, out)) return true;
   char tmp[400];
   if (n >= sizeof tmp) return false;
   memcpy(tmp, p, n);
@@ -425,9 +524,13 @@ typedef struct csv {
   csv_col *cols;
   const char *const *na;    /* null strings                             */
   int n_na;
-  uint8_t na_first[256];    /* first bytes of non-empty null strings    */
+  size_t *na_len;           /* lengths of the null strings              */
+  uint64_t na_lens[256];    /* per first byte: bit min(len,63) set for  */
+                            /* each non-empty null string (fast reject) */
   size_t na_max;
   bool skip_header;         /* header line present                      */
+  bool sized;               /* plain regular file: in->file_size bounds */
+                            /* the buffer, header fields and records    */
 } csv;
 
 static void col_clear(csv_col *c) {
@@ -467,6 +570,24 @@ static size_t count_nl(const uint8_t *p, size_t n) {
   const uint8_t *e = p + n;
   while ((p = memchr(p, '\n', (size_t)(e - p)))) k++, p++;
   return k;
+}
+
+/* First delimiter, CR or LF at or after pos (len if none): 16 bytes per step
+** with SSE2, then byte by byte through c->special. */
+static inline size_t next_special(const csv *c, const uint8_t *buf, size_t pos, size_t len) {
+#ifdef __SSE2__
+  const __m128i d = _mm_set1_epi8((char)c->delim), nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+  while (pos + 16 <= len) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + pos));
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, d), _mm_cmpeq_epi8(v, nl)), _mm_cmpeq_epi8(v, cr));
+    unsigned m = (unsigned)_mm_movemask_epi8(hit);
+    if (m) return pos + (size_t)__builtin_ctz(m);
+    pos += 16;
+  }
+#endif
+  const uint8_t *sp = c->special;
+  while (pos < len && !sp[buf[pos]]) pos++;
+  return pos;
 }
 
 /* Tokenize up to maxrec records from pos.  *need_more: an incomplete record remains. */
@@ -548,8 +669,7 @@ static int tokenize(csv *c, int maxrec, int *nrec, bool *need_more, st_error *er
           return st_fail(err, ST_ERR_CORRUPT, "line %lld: unexpected character after a closing quote",
                          (long long)(c->line + 1 + lines));
       } else {
-        const uint8_t *sp = c->special;
-        while (pos < len && !sp[buf[pos]]) pos++;
+        pos = next_special(c, buf, pos, len);
         flen = pos - start;
       }
       if (nf < ncols) {
@@ -621,9 +741,9 @@ static inline const uint8_t *field(csv *c, int r, int j, size_t *n) {
 
 static inline bool is_na(const csv *c, const uint8_t *p, size_t n) {
   if (!n) return true;
-  if (n > c->na_max || !c->na_first[p[0]]) return false;
+  if (n > c->na_max || !((c->na_lens[p[0]] >> (n < 63 ? n : 63)) & 1)) return false;
   for (int i = 0; i < c->n_na; i++)
-    if (strlen(c->na[i]) == n && !memcmp(c->na[i], p, n)) return true;
+    if (c->na_len[i] == n && c->na[i][n - 1] == (char)p[n - 1] && !memcmp(c->na[i], p, n)) return true;
   return false;
 }
 
@@ -831,6 +951,7 @@ static void csv_free(csv *c) {
   free(c->fl);
   free(c->ff);
   free(c->rline);
+  free(c->na_len);
   if (c->cols)
     for (int j = 0; j < c->ncols; j++) {
       col_clear(&c->cols[j]);
@@ -868,8 +989,11 @@ static int next_records(csv *c, int maxrec, int *k, st_error *err) {
 
 /* Read the header line (or just count the fields of the first record). */
 static int read_header(st_input *in, csv *c, st_error *err) {
-  enum { MAXC = 65536 };
-  ST_TRY(alloc_fields(c, MAXC, 1, err));
+  /* a plain file of S bytes has at most S + 1 fields per line: small files
+     (the 500,000-tiny-files case) do not allocate slots for 65536 */
+  int maxc = 65536;
+  if (c->sized && in->file_size + 1 < (uint64_t)maxc) maxc = (int)in->file_size + 1;
+  ST_TRY(alloc_fields(c, maxc, 1, err));
   c->header_mode = true;
   int k;
   ST_TRY(next_records(c, 1, &k, err));
@@ -934,7 +1058,10 @@ static int csv_open(st_input *in, st_error *err) {
   const st_input_options *o = &in->opt;
   ST_TRY(src_open(&c->src, in->path, err));
   struct stat stt;
-  if (fstat(c->src.fd, &stt) == 0) in->file_size = (uint64_t)stt.st_size;
+  if (fstat(c->src.fd, &stt) == 0) {
+    in->file_size = (uint64_t)stt.st_size;
+    c->sized = S_ISREG(stt.st_mode) && c->src.kind == SRC_PLAIN;
+  }
   c->delim = (uint8_t)o->delimiter;
   if (!c->delim) c->delim = !strcmp(in->fmt_name, "tsv") ? '\t' : !strcmp(in->fmt_name, "psv") ? '|' : ',';
   c->quote = (uint8_t)o->quote;
@@ -945,12 +1072,17 @@ static int csv_open(st_input *in, st_error *err) {
   c->max_rec = o->max_line_bytes ? o->max_line_bytes : (64u << 20);
   c->na = o->null_values ? o->null_values : pandas_na;
   c->n_na = o->null_values ? o->n_null_values : (int)(sizeof pandas_na / sizeof pandas_na[0]);
+  c->na_len = malloc(((size_t)c->n_na + 1) * sizeof(size_t));
+  ST_CHECK(c->na_len, err, ST_ERR_NOMEM, "out of memory");
   for (int i = 0; i < c->n_na; i++) {
     size_t l = strlen(c->na[i]);
-    if (l) c->na_first[(uint8_t)c->na[i][0]] = 1;
+    c->na_len[i] = l;
+    if (l) c->na_lens[(uint8_t)c->na[i][0]] |= 1ull << (l < 63 ? l : 63);
     if (l > c->na_max) c->na_max = l;
   }
   c->cap = 1 << 20;
+  if (c->sized && in->file_size < c->cap - (1u << 16))  /* small file: small buffer */
+    c->cap = (size_t)in->file_size + (1u << 16) + 1;
   c->buf = malloc(c->cap + 1);
   ST_CHECK(c->buf, err, ST_ERR_NOMEM, "out of memory");
   ST_TRY(fill(c, err));
@@ -959,6 +1091,9 @@ static int csv_open(st_input *in, st_error *err) {
   int K = (int)((1 << 20) / (ncols ? ncols : 1));
   if (K < 16) K = 16;
   if (K > 16384) K = 16384;
+  /* a plain file of S bytes holds at most S / ncols + 1 records */
+  if (c->sized && ncols && in->file_size / (uint64_t)ncols + 2 < (uint64_t)K)
+    K = (int)(in->file_size / (uint64_t)ncols) + 2;
   /* column types: forced or inferred */
   bool infer = false;
   for (int j = 0; j < ncols; j++) {

@@ -10,6 +10,7 @@
 ** per column) and the filename column (one memset-like fill per batch).
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <math.h>
 #include <regex.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "readers/readers_int.h"
 
@@ -84,12 +86,22 @@ const st_field *st_rd_forced(const st_input *in, const char *name) {
 /* ---- detection ------------------------------------------------------------ */
 
 static int read_head(const char *path, uint8_t *head, size_t cap, size_t *n, st_error *err) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return st_fail(err, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  *n = fread(head, 1, cap, fp);
-  int bad = ferror(fp);
-  fclose(fp);
-  if (bad) return st_fail(err, ST_ERR_IO, "%s: read error", path);
+  /* plain open/read (no stdio buffer): this runs once per input file */
+  *n = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return st_fail(err, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  while (*n < cap) {
+    ssize_t r = read(fd, head + *n, cap - *n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      close(fd);
+      return st_fail(err, ST_ERR_IO, "%s: read error: %s", path, strerror(e));
+    }
+    if (r == 0) break;
+    *n += (size_t)r;
+  }
+  close(fd);
   return 0;
 }
 

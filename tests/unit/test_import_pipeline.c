@@ -48,10 +48,10 @@ TEST(import_pipeline_state_hist_roundtrip) {
   CHECK(mkdtemp(dir));
   st_error err = {0};
   int64_t pix[3] = {1, 7, 40}, cnt[3] = {5, 1, 9};
-  CHECK_OK(st_imp_state_save_hist(dir, 3, "a/b.csv", 1, pix, cnt, 3, &err), &err);
+  CHECK_OK(st_imp_state_save_hist(dir, 3, "a/b.csv", 1, pix, cnt, NULL, 3, &err), &err);
   int64_t hist[48] = {0};
   int found = 0;
-  CHECK_OK(st_imp_state_load_hist(dir, 3, "a/b.csv", 1, hist, 48, &found, &err), &err);
+  CHECK_OK(st_imp_state_load_hist(dir, 3, "a/b.csv", 1, hist, NULL, 48, &found, &err), &err);
   CHECK(found == 1);
   CHECK_EQ_I64(hist[1], 5);
   CHECK_EQ_I64(hist[7], 1);
@@ -61,13 +61,13 @@ TEST(import_pipeline_state_hist_roundtrip) {
   CHECK_EQ_I64(sum, 15);
   /* another path, another order, another file number, too small histogram: not used */
   int64_t h2[48] = {0};
-  CHECK_OK(st_imp_state_load_hist(dir, 3, "a/c.csv", 1, h2, 48, &found, &err), &err);
+  CHECK_OK(st_imp_state_load_hist(dir, 3, "a/c.csv", 1, h2, NULL, 48, &found, &err), &err);
   CHECK(found == 0);
-  CHECK_OK(st_imp_state_load_hist(dir, 3, "a/b.csv", 2, h2, 192, &found, &err), &err);
+  CHECK_OK(st_imp_state_load_hist(dir, 3, "a/b.csv", 2, h2, NULL, 192, &found, &err), &err);
   CHECK(found == 0);
-  CHECK_OK(st_imp_state_load_hist(dir, 4, "a/b.csv", 1, h2, 48, &found, &err), &err);
+  CHECK_OK(st_imp_state_load_hist(dir, 4, "a/b.csv", 1, h2, NULL, 48, &found, &err), &err);
   CHECK(found == 0);
-  CHECK_OK(st_imp_state_load_hist(dir, 3, "a/b.csv", 1, h2, 12, &found, &err), &err);
+  CHECK_OK(st_imp_state_load_hist(dir, 3, "a/b.csv", 1, h2, NULL, 12, &found, &err), &err);
   CHECK(found == 0);
   for (int i = 0; i < 48; i++) CHECK_EQ_I64(h2[i], 0);
   /* truncated file: ignored */
@@ -76,10 +76,43 @@ TEST(import_pipeline_state_hist_roundtrip) {
   struct stat st;
   CHECK(stat(path, &st) == 0);
   CHECK(truncate(path, st.st_size - 4) == 0);
-  CHECK_OK(st_imp_state_load_hist(dir, 3, "a/b.csv", 1, h2, 48, &found, &err), &err);
+  CHECK_OK(st_imp_state_load_hist(dir, 3, "a/b.csv", 1, h2, NULL, 48, &found, &err), &err);
   CHECK(found == 0);
   for (int i = 0; i < 48; i++) CHECK_EQ_I64(h2[i], 0);
   unlink(path);
+  snprintf(path, sizeof path, "%s/map", dir);
+  rmdir(path);
+  rmdir(dir);
+}
+
+/* Byte-size histograms (--byte-threshold) round trip with the counts, and a
+** file saved without them is not used when they are wanted (nor the reverse). */
+TEST(import_pipeline_state_hist_bytes) {
+  char dir[] = "/tmp/st_pipe_bytes_XXXXXX";
+  CHECK(mkdtemp(dir));
+  st_error err = {0};
+  int64_t pix[2] = {3, 9}, cnt[2] = {2, 4}, bytes[2] = {100, 7};
+  CHECK_OK(st_imp_state_save_hist(dir, 0, "x.csv", 1, pix, cnt, bytes, 2, &err), &err);
+  CHECK_OK(st_imp_state_save_hist(dir, 1, "y.csv", 1, pix, cnt, NULL, 2, &err), &err);
+  int64_t h[48] = {0}, b[48] = {0};
+  int found = 0;
+  CHECK_OK(st_imp_state_load_hist(dir, 0, "x.csv", 1, h, b, 48, &found, &err), &err);
+  CHECK(found == 1);
+  CHECK_EQ_I64(h[3], 2);
+  CHECK_EQ_I64(h[9], 4);
+  CHECK_EQ_I64(b[3], 100);
+  CHECK_EQ_I64(b[9], 7);
+  int64_t h2[48] = {0}, b2[48] = {0};
+  CHECK_OK(st_imp_state_load_hist(dir, 0, "x.csv", 1, h2, NULL, 48, &found, &err), &err);
+  CHECK(found == 0);
+  CHECK_OK(st_imp_state_load_hist(dir, 1, "y.csv", 1, h2, b2, 48, &found, &err), &err);
+  CHECK(found == 0);
+  for (int i = 0; i < 48; i++) CHECK_EQ_I64(h2[i] + b2[i], 0);
+  char path[256];
+  for (int f = 0; f < 2; f++) {
+    snprintf(path, sizeof path, "%s/map/%d.hist", dir, f);
+    unlink(path);
+  }
   snprintf(path, sizeof path, "%s/map", dir);
   rmdir(path);
   rmdir(dir);
