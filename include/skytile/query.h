@@ -32,8 +32,10 @@
 ** Rows whose ra or dec is null are never in a region.
 **
 ** Pruning, in order: partitions whose HEALPix cell misses the region's MOC;
-** row groups whose _healpix_29 min/max range misses the MOC, or whose
-** statistics prove the where expression false; then only the needed column
+** row groups whose _healpix_29 min/max range misses the MOC, or whose ra/dec
+** min/max box (grown by the region's radius or pixel size; RA compared mod
+** 360, every RA near a pole; kept when statistics are missing) misses the
+** region, or whose statistics prove the where expression false; then only the needed column
 ** chunks of the remaining row groups are read (the region/where columns
 ** first, the other output columns only when a row of the file matched);
 ** then the exact row tests.
@@ -76,7 +78,7 @@ typedef struct st_query_stats {
   int partitions_region;     /* whose cell meets the region                   */
   int files_opened;          /* leaf files opened (once per piece read)       */
   int64_t row_groups_total;  /* row groups in the considered partitions       */
-  int64_t row_groups_hpx;    /* left after _healpix_29 statistics             */
+  int64_t row_groups_hpx;    /* left after _healpix_29 and ra/dec statistics  */
   int64_t row_groups_read;   /* left after --where statistics (read)          */
   int64_t bytes_total;       /* compressed bytes of all chunks considered     */
   int64_t bytes_read;        /* compressed bytes of the chunks read           */

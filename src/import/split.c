@@ -5,8 +5,11 @@
 ** appended to spill files grouped by partition.
 **
 ** Batches: the input reader's batches (batch_rows set from the memory
-** budget, see pipeline.c) are gathered up to SPLIT_ROWS rows and the
-** smaller of SPLIT_BYTES and c->split_bytes before they are distributed.
+** budget, see pipeline.c) are gathered by each worker, across the input
+** files it reads, up to SPLIT_ROWS rows and the smaller of SPLIT_BYTES and
+** c->split_bytes before they are distributed (and once more when the
+** worker has no file left), so the spill row groups number
+** O(data / budget x buckets), not O(files x buckets).
 **
 ** Spill format: one Parquet file per worker thread,
 ** STATE/split/spill-W.parquet, written with our writer (LZ4_RAW, no
@@ -17,7 +20,8 @@
 ** partitions holding together at most the threshold, see pipeline.c)
 ** becomes one row group, so the number of row groups is at most batches x
 ** buckets.  The index (st_imp_run: partition, spill file, row group, offset
-** and rows within it, input file, batch number) is kept in memory in
+** and rows within it, input file, flush number; one run per partition and
+** input file of a gathered batch) is kept in memory in
 ** c->runs and saved as STATE/split/index.bin when the stage is done; the reduce stage reads a partition's runs ordered by (input
 ** file, batch), so the result does not depend on the thread count.  The
 ** number of intermediate files is the number of threads.  Cancellation is
@@ -46,6 +50,13 @@ typedef struct split_worker {
   int64_t *cnt, *pos;    /* per partition, per batch                       */
   st_imp_run *runs;      /* runs of this worker                            */
   int64_t nruns, cap;
+  st_table **acc;        /* gathered input batches (across input files)   */
+  int64_t nacc, acc_cap; /* entries, capacity                              */
+  int32_t *seg_file;     /* the gathered rows by input file: seg_rows[i]   */
+  int64_t *seg_rows;     /* rows of file seg_file[i], in order             */
+  int64_t nseg, seg_cap;
+  int64_t acc_rows, acc_bytes;
+  int64_t flushes;       /* flushes done (the runs' batch number)          */
 } split_worker;
 
 static int add_run(split_worker *sw, const st_imp_run *r, st_error *err) {
@@ -59,8 +70,8 @@ static int add_run(split_worker *sw, const st_imp_run *r, st_error *err) {
   return 0;
 }
 
-static int split_batch(st_imp_ctx *c, int worker, split_worker *sw, int f, int64_t batch,
-                       st_table *t, st_error *err) {
+static int split_batch(st_imp_ctx *c, int worker, split_worker *sw, const int32_t *rowfile,
+                       int64_t batch, st_table *t, st_error *err) {
   int64_t n = t->n_rows, np = c->bin.nparts;
   int shift = 2 * (29 - c->bin.mapping_order);
   double *ra = malloc((size_t)n * 8), *dec = malloc((size_t)n * 8);
@@ -80,9 +91,9 @@ static int split_batch(st_imp_ctx *c, int worker, split_worker *sw, int f, int64
     int64_t d = c->bin.dest[h[i] >> shift];
     if (d < 0 || d >= np) {
       rc = st_fail(err, ST_ERR_INVALID,
-                   "row %lld falls in pixel %lld of order %d, which the mapping stage did not "
+                   "%s: a row falls in pixel %lld of order %d, which the mapping stage did not "
                    "count (did the file change?)",
-                   (long long)i, (long long)(h[i] >> shift), c->bin.mapping_order);
+                   c->o->inputs[rowfile[i]], (long long)(h[i] >> shift), c->bin.mapping_order);
       goto done;
     }
     part[i] = (int32_t)d;
@@ -131,7 +142,9 @@ write:
     rc = st_pq_writer_open(path, &sw->spill_schema, &wo, &sw->w, err);
     if (rc) goto done;
   }
-  /* one row group per bucket present in the batch; one run per partition */
+  /* one row group per bucket present in the batch; one run per (partition,
+  ** input file): the sort is stable, so a partition's rows are grouped by
+  ** file in gathering order */
   off = 0;
   for (int64_t bk = 0; bk < c->nbuckets && !rc; bk++) {
     int64_t pa = c->bucket_first[bk], pb = c->bucket_first[bk + 1], k = 0;
@@ -145,11 +158,16 @@ write:
     if (rc) break;
     int64_t in = 0;
     for (int64_t p = pa; p < pb && !rc; p++) {
-      if (!sw->cnt[p]) continue;
-      st_imp_run r = {.part = p, .spill = worker, .row_group = sw->row_groups, .file = f,
-                      .batch = batch, .offset = in, .rows = sw->cnt[p]};
-      rc = add_run(sw, &r, err);
-      in += sw->cnt[p];
+      int64_t e = in + sw->cnt[p];
+      while (in < e && !rc) {
+        int32_t f = rowfile[perm[off + in]];
+        int64_t q = in + 1;
+        while (q < e && rowfile[perm[off + q]] == f) q++;
+        st_imp_run r = {.part = p, .spill = worker, .row_group = sw->row_groups, .file = f,
+                        .batch = batch, .offset = in, .rows = q - in};
+        rc = add_run(sw, &r, err);
+        in = q;
+      }
     }
     sw->row_groups++;
     off += k;
@@ -164,47 +182,109 @@ done:
   return rc;
 }
 
-/* Batches are gathered up to SPLIT_ROWS rows / SPLIT_BYTES bytes before
-** they are distributed, so that a row group of a spill file holds more rows
-** when there are many buckets (fewer, larger row groups). */
+/* Batches are gathered, across input files, up to SPLIT_ROWS rows / the
+** smaller of SPLIT_BYTES and c->split_bytes bytes before they are
+** distributed, so that the spill row groups are large and their number is
+** O(data / budget + buckets) whatever the number of input files (many tiny
+** inputs would otherwise make millions of row groups, whose metadata the
+** spill writer keeps until its footer). */
 #define SPLIT_ROWS ((int64_t)1 << 20)
 #define SPLIT_BYTES ((int64_t)256 << 20)
-#define SPLIT_MAX_BATCHES 64
+
+static void acc_clear(split_worker *sw) {
+  for (int64_t i = 0; i < sw->nacc; i++) st_table_free(sw->acc[i]);
+  sw->nacc = 0, sw->acc_rows = 0, sw->acc_bytes = 0, sw->nseg = 0;
+}
+
+/* Distribute the gathered batches (if any) into the spill file. */
+static int split_flush(st_imp_ctx *c, int worker, split_worker *sw, st_error *err) {
+  if (!sw->nacc) return 0;
+  st_table *all = NULL;
+  int32_t *rowfile = NULL;
+  int rc = 0;
+  if (sw->nacc == 1) all = sw->acc[0], sw->acc[0] = NULL;
+  else rc = st_table_concat(sw->acc, (int)sw->nacc, &all, err);
+  if (!rc) {
+    rowfile = malloc((size_t)(all->n_rows ? all->n_rows : 1) * sizeof *rowfile);
+    if (!rowfile) rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory");
+  }
+  if (!rc) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < sw->nseg && k < all->n_rows; i++)
+      for (int64_t r = 0; r < sw->seg_rows[i] && k < all->n_rows; r++) rowfile[k++] = sw->seg_file[i];
+    if (k != all->n_rows) rc = st_fail(err, ST_ERR_INVALID, "split: gathered rows mismatch");
+  }
+  acc_clear(sw);
+  if (!rc && all->n_rows) rc = split_batch(c, worker, sw, rowfile, sw->flushes++, all, err);
+  st_table_free(all);
+  free(rowfile);
+  return rc;
+}
+
+/* Gathered tables are concatenated into one every ACC_COMPACT tables: tiny
+** inputs (a few rows each) would otherwise keep one table, with its
+** per-column buffers, per input file. */
+#define ACC_COMPACT 256
+
+static int acc_push(split_worker *sw, st_table *t, int f, st_error *err) {
+  int rc = 0;
+  if (sw->nseg && sw->seg_file[sw->nseg - 1] == f) {
+    sw->seg_rows[sw->nseg - 1] += t->n_rows;
+  } else {
+    if (sw->nseg == sw->seg_cap) {
+      int64_t nc = sw->seg_cap ? 2 * sw->seg_cap : 256;
+      int32_t *fa = realloc(sw->seg_file, (size_t)nc * sizeof *fa);
+      if (fa) sw->seg_file = fa;
+      int64_t *ra = fa ? realloc(sw->seg_rows, (size_t)nc * sizeof *ra) : NULL;
+      if (ra) sw->seg_rows = ra, sw->seg_cap = nc;
+      if (!fa || !ra) return st_table_free(t), st_fail(err, ST_ERR_NOMEM, "split: out of memory");
+    }
+    sw->seg_file[sw->nseg] = f, sw->seg_rows[sw->nseg] = t->n_rows, sw->nseg++;
+  }
+  if (sw->nacc == ACC_COMPACT) {
+    st_table *all = NULL;
+    rc = st_table_concat(sw->acc, (int)sw->nacc, &all, err);
+    if (rc) return st_table_free(t), rc;
+    for (int64_t i = 0; i < sw->nacc; i++) st_table_free(sw->acc[i]);
+    sw->acc[0] = all, sw->nacc = 1;
+  }
+  if (sw->nacc == sw->acc_cap) {
+    int64_t nc = sw->acc_cap ? 2 * sw->acc_cap : 64;
+    st_table **a = realloc(sw->acc, (size_t)nc * sizeof *a);
+    if (!a) return st_table_free(t), st_fail(err, ST_ERR_NOMEM, "split: out of memory");
+    sw->acc = a, sw->acc_cap = nc;
+  }
+  sw->acc[sw->nacc++] = t;
+  sw->acc_rows += t->n_rows;
+  sw->acc_bytes += st_imp_table_bytes(t);
+  return 0;
+}
 
 static int split_file(st_imp_ctx *c, int worker, split_worker *sw, int f, st_error *err) {
   st_input *in = NULL;
-  st_table *acc[SPLIT_MAX_BATCHES];
-  int nacc = 0, rc = 0;
-  int64_t rows = 0, bytes = 0, group = 0;
-  bool gather = c->nbuckets > 1;
+  int rc = 0;
+  bool flush_err = false;
   ST_TRY(st_input_open(c->o->inputs[f], &c->in_opt, &in, err));
+  int64_t maxb = c->split_bytes < SPLIT_BYTES ? c->split_bytes : SPLIT_BYTES;
   for (;;) {
     st_table *t = NULL;
     if ((rc = st_imp_check_cancel(c, err))) break;
     rc = st_input_next(in, &t, err);
-    if (rc) break;
-    if (t) {
-      acc[nacc++] = t;
-      rows += t->n_rows;
-      bytes += st_imp_table_bytes(t);
+    if (rc || !t) break;
+    if (!t->n_rows) {
+      st_table_free(t);
+      continue;
     }
-    int64_t maxb = c->split_bytes < SPLIT_BYTES ? c->split_bytes : SPLIT_BYTES;
-    bool flush = nacc > 0 && (!t || !gather || rows >= SPLIT_ROWS || bytes >= maxb ||
-                              nacc == SPLIT_MAX_BATCHES);
-    if (flush) {
-      st_table *all = NULL;
-      if (nacc == 1) all = acc[0], acc[0] = NULL;
-      else rc = st_table_concat(acc, nacc, &all, err);
-      for (int i = 0; i < nacc; i++) st_table_free(acc[i]);
-      nacc = 0, rows = 0, bytes = 0;
-      if (!rc) rc = split_batch(c, worker, sw, f, group++, all, err);
-      st_table_free(all);
+    if ((rc = acc_push(sw, t, f, err))) break;
+    /* one bucket: no gain in gathering beyond one reader batch */
+    bool full = c->nbuckets <= 1 && sw->acc_rows >= c->in_opt.batch_rows;
+    if (full || sw->acc_rows >= SPLIT_ROWS || sw->acc_bytes >= maxb) {
+      rc = split_flush(c, worker, sw, err);
+      if (rc) flush_err = true; /* its messages name the file */
       if (rc) break;
     }
-    if (!t) break;
   }
-  for (int i = 0; i < nacc; i++) st_table_free(acc[i]);
-  if (rc && rc != ST_ERR_INTERRUPTED) st_error_prefix(err, "%s: ", c->o->inputs[f]);
+  if (rc && rc != ST_ERR_INTERRUPTED && !flush_err) st_error_prefix(err, "%s: ", c->o->inputs[f]);
   st_input_close(in);
   return rc;
 }
@@ -231,6 +311,9 @@ static int split_worker_fn(st_imp_ctx *c, int worker, void *arg, st_error *err) 
     rc = split_file(c, worker, &sw, f, err);
     st_imp_progress(c, "Splitting", 1, c->o->n_inputs);
   }
+  if (!rc) rc = split_flush(c, worker, &sw, err);
+  acc_clear(&sw);
+  free(sw.acc), free(sw.seg_file), free(sw.seg_rows);
   if (sw.w) {
     if (rc) st_pq_writer_abort(sw.w);
     else rc = st_pq_writer_close(sw.w, err);

@@ -213,6 +213,8 @@ typedef struct run {
   st_moc moc;                        /* region MOC (R_NONE: unused)          */
   double cone_thr, cone_cosd, cone_ra, cone_dec; /* cone constants (rad)     */
   double (*edges)[3]; double psign;  /* polygon edge normals, orientation    */
+  double *pc_ra, *pc_dec; int64_t npc; /* R_PIXELS: pixel centres by Dec     */
+  double pc_rad;                     /* their max pixel radius (deg, padded) */
   unit *parts; int nparts;           /* work units (partitions or pieces of  */
                                      /* one), in output order                */
   /* the fields below are guarded by lock */
@@ -392,11 +394,85 @@ static int region_mask(run *R, const st_table *t, uint8_t *m, st_error *err) {
   return 0;
 }
 
+/* R_PIXELS: centres of the pixels sorted by Dec, for the ra/dec statistics
+   test (pc_dec stays NULL when the pixels are too big for it to help). */
+typedef struct pc_pair { double dec, ra; } pc_pair;
+
+static int cmp_pc(const void *a, const void *b) {
+  const pc_pair *x = a, *y = b;
+  return x->dec < y->dec ? -1 : x->dec > y->dec;
+}
+
+static int pixel_centres(run *R, st_error *err) {
+  const st_query *q = R->q;
+  double rad = st_hpx_max_pixrad(q->pix_order);
+  if (q->npix < 1 || rad <= 0 || rad > 5) return 0;
+  int64_t n = q->npix;
+  double *ra = malloc((size_t)n * sizeof *ra), *dec = malloc((size_t)n * sizeof *dec);
+  pc_pair *v = malloc((size_t)n * sizeof *v);
+  int rc = (!ra || !dec || !v) ? st_fail(err, ST_ERR_NOMEM, "query: out of memory") : 0;
+  if (!rc) rc = st_hpx_pix2ang_batch(q->pix_order, q->pix, n, ra, dec, err);
+  if (!rc) {
+    for (int64_t i = 0; i < n; i++) v[i] = (pc_pair){dec[i], ra[i]};
+    qsort(v, (size_t)n, sizeof *v, cmp_pc);
+    for (int64_t i = 0; i < n; i++) { dec[i] = v[i].dec; ra[i] = v[i].ra; }
+    R->pc_ra = ra; R->pc_dec = dec; R->npc = n;
+    R->pc_rad = rad * 1.001 + 1e-9;
+    ra = dec = NULL;
+  }
+  free(ra); free(dec); free(v);
+  return rc;
+}
+
+/* Min/max of a double/float/int column chunk as doubles; false when unknown. */
+static bool chunk_range(const st_pq_reader *sr, int rg, int col, double *lo, double *hi) {
+  st_pq_chunk_info ci;
+  st_error e2;
+  if (col < 0 || st_pq_describe_chunk(sr, rg, col, &ci, &e2) || !ci.has_min_max) return false;
+  if (ci.min.kind == ST_PQ_VALUE_DOUBLE && ci.max.kind == ST_PQ_VALUE_DOUBLE) { *lo = ci.min.d; *hi = ci.max.d; }
+  else if (ci.min.kind == ST_PQ_VALUE_INT && ci.max.kind == ST_PQ_VALUE_INT) { *lo = (double)ci.min.i; *hi = (double)ci.max.i; }
+  else return false;
+  return isfinite(*lo) && isfinite(*hi) && *lo <= *hi;
+}
+
+/*
+** May a row group whose ra/dec statistics are [ra_lo, ra_hi] x [dec_lo,
+** dec_hi] hold a point of the region?  Conservative: pixels (R_PIXELS) are
+** discs of radius pc_rad around their centres, a cone its own disc; a disc
+** of radius r at (a, d) is tested against the box grown by r in Dec and by
+** r / cos(max |dec|) in RA (RA reduced mod 360, so boxes and discs across
+** RA 0 are handled; near a pole every RA is accepted).
+*/
+static bool disc_meets_box(double a, double d, double r, double ra_lo, double ra_hi, double dec_lo, double dec_hi) {
+  if (d + r < dec_lo || d - r > dec_hi) return false;
+  double amax = fabs(d) + r;
+  if (amax >= 89.0 || ra_hi - ra_lo >= 360) return true;
+  double m = r / cos(amax * DEG2RAD) + 1e-9;
+  if (m >= 180) return true;
+  double w = ra_hi - ra_lo, x = mod360(a - ra_lo);
+  return x <= w + m || x >= 360 - m;
+}
+
+static bool region_meets_box(const run *R, double ra_lo, double ra_hi, double dec_lo, double dec_hi) {
+  const st_query *q = R->q;
+  if (q->region == R_CONE) return disc_meets_box(q->ra, q->dec, q->radius * 1.000001 + 1e-9, ra_lo, ra_hi, dec_lo, dec_hi);
+  if (q->region != R_PIXELS || !R->pc_dec) return true;
+  double r = R->pc_rad;
+  int64_t a = 0, b = R->npc;                /* first centre with dec >= dec_lo - r */
+  while (a < b) { int64_t mid = (a + b) / 2; if (R->pc_dec[mid] < dec_lo - r) a = mid + 1; else b = mid; }
+  for (int64_t i = a; i < R->npc && R->pc_dec[i] <= dec_hi + r; i++)
+    if (disc_meets_box(R->pc_ra[i], R->pc_dec[i], r, ra_lo, ra_hi, dec_lo, dec_hi)) return true;
+  return false;
+}
+
 /* Row groups of one file surviving the statistics; fills keep[] (local indices). */
 static int prune_rgs(run *R, const st_pq_reader *sr, int first, int nrg, int *keep, int *nkeep,
                      st_query_stats *st) {
   int hcol = R->has_h29 && R->q->region != R_NONE ? st_pq_column_index(sr, "_healpix_29") : -1;
   int ncol = st_pq_num_columns(sr);
+  bool boxes = R->q->region == R_CONE || (R->q->region == R_PIXELS && R->pc_dec);
+  int rcol = boxes ? st_pq_column_index(sr, R->ra_name) : -1;
+  int dcol = boxes ? st_pq_column_index(sr, R->dec_name) : -1;
   *nkeep = 0;
   for (int j = 0; j < nrg; j++) {
     int rg = first + j;
@@ -410,6 +486,12 @@ static int prune_rgs(run *R, const st_pq_reader *sr, int first, int nrg, int *ke
       st_pq_chunk_info ci;
       if (!st_pq_describe_chunk(sr, rg, hcol, &ci, &e2) && ci.has_min_max && ci.min.kind == ST_PQ_VALUE_INT &&
           !moc_meets(&R->moc, ci.min.i, ci.max.i))
+        continue;
+    }
+    if (rcol >= 0 && dcol >= 0) {      /* ra/dec statistics against the region */
+      double a0, a1, d0, d1;
+      if (chunk_range(sr, rg, rcol, &a0, &a1) && chunk_range(sr, rg, dcol, &d0, &d1) &&
+          !region_meets_box(R, a0, a1, d0, d1))
         continue;
     }
     st->row_groups_hpx++;
@@ -971,6 +1053,7 @@ int st_query_run_stream(st_query *q, const st_catalog *c, st_query_batch_fn fn, 
     R.psign = s >= 0 ? 1 : -1;
   }
   if (q->region != R_NONE && (rc = build_moc(&R, err))) goto done;
+  if (q->region == R_PIXELS && (rc = pixel_centres(&R, err))) goto done;
   /* partitions */
   int np = st_catalog_n_partitions(c);
   R.stats.partitions_total = np;
@@ -999,7 +1082,7 @@ int st_query_run_stream(st_query *q, const st_catalog *c, st_query_batch_fn fn, 
 done:
   if (stats) *stats = R.stats;
   for (int i = 0; i < R.nparts; i++) st_table_free(R.results ? R.results[i] : NULL);
-  free(R.results); free(R.parts); free(R.edges); free(R.finished); free(R.is_filt);
+  free(R.results); free(R.parts); free(R.edges); free(R.pc_ra); free(R.pc_dec); free(R.finished); free(R.is_filt);
   for (int i = 0; i < R.nneed; i++) free(R.need[i]);
   free(R.need);
   if (own_outc) { for (int i = 0; i < nout; i++) free(outc[i]); }

@@ -326,13 +326,17 @@ int st_xm_index_build(const double *r_ra, const double *r_dec, int64_t nr, st_xm
 /* ---- zones ----------------------------------------------------------- */
 /*
 ** Zone index (small radii): the sphere is cut into declination zones of
-** height zh >= the radius hint; points are sorted by (zone, ra) (LSD radix
-** sort on zone << 32 | ra quantised to 32 bits).  A query visits the zones
-** meeting [dec - r, dec + r] and, in each, the points whose quantised ra
-** lies in [ra - w, ra + w] (w = asin(sin r / cos(|dec| + r)), a bound of
-** the circle's RA half-width; split in two across RA 0; the whole zone near
-** a pole), found by binary search.  Candidates then take the same exact
-** chord test as the kd-tree's.  Build is O(n), a query O(log + candidates).
+** height zh >= the radius hint (and >= span / (n/4 + 16), so zones hold a
+** few points on average); points are sorted by (zone, ra quantised to 32
+** bits): a counting sort on the zone, then each zone by ra.  A query
+** visits the zones meeting [dec - r, dec + r] and, in each, the points
+** whose quantised ra lies in [ra - w, ra + w] (w >= asin(sin r / cos(|dec|
+** + r)), a bound of the circle's RA half-width, computed without
+** trigonometry from the query's unit vector; split in two across RA 0; the
+** whole zone near a pole), found by a branch-free binary search.
+** Candidates then take the same exact chord test as the kd-tree's.  Many
+** queries at once are visited in zone order (see st_xm_index_match_xyz).
+** Build is O(n), a query O(log + candidates).
 */
 typedef struct xm_kv {
   uint64_t key;
@@ -416,12 +420,46 @@ static int zones_build(st_xm_index *ix, const double *r_ra, const double *r_dec,
     kv[m].val = i;
     m++;
   }
-  int zbits = 1;
-  while (((int64_t)1 << zbits) < nz) zbits++;
-  int rc = kv_radix(kv, n, 32 + zbits, err);
-  if (rc) {
+  /* sort by (zone, ra), stable: a counting sort on the zone (zones hold a
+     few points each: nz >= n / 4 unless the radius is large), then each
+     zone by ra (insertion sort; radix sort for a long zone) */
+  int rc = 0;
+  {
+    xm_kv *tmp = malloc((size_t)n * sizeof *tmp);
+    int64_t *zs = ix->zstart; /* counts, then offsets (rebuilt below) */
+    if (!tmp) {
+      free(kv);
+      return st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory (zones)");
+    }
+    for (int64_t i = 0; i < n; i++) zs[(kv[i].key >> 32) + 1]++;
+    for (int64_t z = 0; z < nz; z++) zs[z + 1] += zs[z];
+    for (int64_t i = 0; i < n; i++) tmp[zs[kv[i].key >> 32]++] = kv[i];
+    /* zs[z] is now the end of zone z */
+    int64_t b = 0;
+    for (int64_t z = 0; z < nz && !rc; z++) {
+      int64_t e = zs[z];
+      if (e - b > 48) {
+        rc = kv_radix(tmp + b, e - b, 32, err);
+      } else {
+        for (int64_t i = b + 1; i < e; i++) {
+          xm_kv v = tmp[i];
+          int64_t j = i;
+          while (j > b && tmp[j - 1].key > v.key) {
+            tmp[j] = tmp[j - 1];
+            j--;
+          }
+          tmp[j] = v;
+        }
+      }
+      b = e;
+    }
+    memset(zs, 0, ((size_t)nz + 1) * sizeof *zs);
     free(kv);
-    return rc;
+    kv = tmp;
+    if (rc) {
+      free(kv);
+      return rc;
+    }
   }
   double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
   for (int64_t i = 0; i < n; i++) {
@@ -601,14 +639,17 @@ static inline __attribute__((always_inline)) int cand_take(const xm_pt *p, doubl
   return 0;
 }
 
-/* First i in [b, e) with z[i] >= v. */
+/* First i in [b, e) with z[i] >= v (branch-free: zones are short, so a
+   mispredicted branch per step would cost more than the compares). */
 static inline int64_t lower_u32(const uint32_t *z, int64_t b, int64_t e, uint32_t v) {
-  while (b < e) {
-    int64_t m = b + (e - b) / 2;
-    if (z[m] < v) b = m + 1;
-    else e = m;
+  const uint32_t *base = z + b;
+  int64_t len = e - b;
+  while (len > 1) {
+    int64_t half = len / 2;
+    base += base[half - 1] < v ? half : 0;
+    len -= half;
   }
-  return b;
+  return (base - z) + (len == 1 && *base < v);
 }
 
 void st_xm_radec_to_xyz(const double *ra, const double *dec, int64_t n, double *xyz) {
@@ -664,15 +705,69 @@ int st_xm_index_match_xyz(const st_xm_index *ix, const double *q_ra, const doubl
   double stkd[ST_XM_STACK];
   /* zones: radius in degrees and its sine */
   double rdeg = rmax_rad * (180.0 / M_PI);
-  double sin_r = sin(rmax_rad);
+  double sin_r = sin(rmax_rad), cos_r = cos(rmax_rad);
   double inv_zh = ix->zones ? 1.0 / ix->zh : 0;
 
-  for (int64_t q = 0; q < nq && !rc; q++) {
+  /* Zones, many queries: first keep the queries within reach of the
+     index's bounding box, then visit them in zone order (counting sort on
+     the zone of their declination), so the zone offsets, quantised RAs and
+     points are read nearly sequentially instead of at random (queries come
+     in HEALPix order, which jumps between zones).  Their pairs are then put
+     back in query order (pst/pcn: where each query's run of pairs starts
+     in `out` and its length). */
+  int64_t *ord = NULL, *pst = NULL, *pcn = NULL;
+  int64_t nord = nq, n0 = out->n;
+  bool sorted = false;
+  if (ix->zones && nq >= 64) {
+    ord = malloc((size_t)nq * sizeof *ord);
+    uint32_t *zq = malloc((size_t)nq * sizeof *zq);
+    if (!ord || !zq) {
+      free(ord);
+      free(zq);
+      free(sc);
+      return st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory (query order)");
+    }
+    int64_t m = 0;
+    for (int64_t q = 0; q < nq; q++) {
+      double qx = q_xyz[3 * q], qy = q_xyz[3 * q + 1], qz = q_xyz[3 * q + 2];
+      if (isnan(qx) || box_d2(ix->lo, ix->hi, qx, qy, qz) > bound0) continue;
+      double dec = q_dec ? q_dec[q] : asin(qz > 1 ? 1 : qz < -1 ? -1 : qz) * (180.0 / M_PI);
+      double f = (dec - ix->zdec0) * inv_zh;
+      zq[m] = !(f > 0) ? 0 : f >= (double)(ix->nz - 1) ? (uint32_t)(ix->nz - 1) : (uint32_t)f;
+      ord[m++] = q;
+    }
+    nord = m;
+    if (m >= 64 && m * 4 >= ix->nz) {
+      int64_t *cnt = calloc((size_t)ix->nz + 1, sizeof *cnt);
+      int64_t *o2 = malloc((size_t)m * sizeof *o2);
+      pst = malloc((size_t)nq * sizeof *pst);
+      pcn = calloc((size_t)nq, sizeof *pcn);
+      if (cnt && o2 && pst && pcn) {
+        for (int64_t t = 0; t < m; t++) cnt[zq[t] + 1]++;
+        for (int64_t z = 0; z < ix->nz; z++) cnt[z + 1] += cnt[z];
+        for (int64_t t = 0; t < m; t++) o2[cnt[zq[t]]++] = ord[t];
+        free(ord);
+        ord = o2;
+        o2 = NULL;
+        sorted = true;
+      } else {
+        free(pst);
+        free(pcn);
+        pst = pcn = NULL; /* fall back to query order (still correct) */
+      }
+      free(cnt);
+      free(o2);
+    }
+    free(zq);
+  }
+
+  for (int64_t t = 0; t < nord && !rc; t++) {
+    int64_t q = ord ? ord[t] : t;
     double qx = q_xyz[3 * q], qy = q_xyz[3 * q + 1], qz = q_xyz[3 * q + 2];
     if (isnan(qx)) continue;
     int64_t nc = 0;
     double bound = bound0;
-    if (box_d2(ix->lo, ix->hi, qx, qy, qz) > bound) continue;
+    if (!ord && box_d2(ix->lo, ix->hi, qx, qy, qz) > bound) continue;
     if (ix->zones) {
       double dec = q_dec ? q_dec[q] : asin(qz > 1 ? 1 : qz < -1 ? -1 : qz) * (180.0 / M_PI);
       double ra = q_ra ? ra_norm(q_ra[q]) : ra_norm(atan2(qy, qx) * (180.0 / M_PI));
@@ -684,22 +779,26 @@ int st_xm_index_match_xyz(const st_xm_index *ix, const double *q_ra, const doubl
       /* RA intervals (quantised): up to two, across RA 0 */
       uint32_t ilo[2], ihi[2];
       int ni = 1;
-      double a = fabs(dec) + rdeg, sa, ca;
-      fast_sincos(a * (M_PI / 180.0), &sa, &ca);
-      double s = a < 89.9 ? sin_r / ca : 2.0;
+      /* cos(|dec| + r) from the unit vector: cos|dec| cos r - sin|dec| sin r
+         (no trigonometry per query) */
+      double ca = sqrt(qx * qx + qy * qy) * cos_r - fabs(qz) * sin_r;
+      double s = ca > 1.7e-3 ? sin_r / ca : 2.0;
       if (s >= 0.99 || rdeg >= 30.0) {
         ilo[0] = 0;
         ihi[0] = 4294967295u;
       } else {
-        /* asin(s) <= s / sqrt(1 - s^2) (= tan(asin s)) */
-        double w = s / sqrt(1.0 - s * s) * (180.0 / M_PI) * (1 + 1e-9) + 1e-9;
+        /* asin(s) <= s / sqrt(1 - s^2) (= tan(asin s)) <= s (1 + s^2)
+           for s^2 <= 1/2 (1 / sqrt(1 - x) <= 1 + x there) */
+        double s2 = s * s;
+        double w = (s2 <= 0.5 ? s * (1.0 + s2) : s / sqrt(1.0 - s2)) * (180.0 / M_PI) *
+                       (1 + 1e-9) + 1e-9;
         double lo = ra - w, hi = ra + w;
         if (!ix->ra_any && w < 90.0) {
           /* the window misses the points' ra arc (circular distance of the
              centres > sum of the half-widths): nothing here */
           double c = 0.5 * (ix->ra_lo + ix->ra_hi), h = 0.5 * (ix->ra_hi - ix->ra_lo);
           double d = ra - c;
-          d -= 360.0 * floor((d + 180.0) / 360.0);
+          d -= 360.0 * floor((d + 180.0) * (1.0 / 360.0));
           if (fabs(d) > h + w + 1e-9) continue;
         }
         if (w >= 180.0) {
@@ -724,9 +823,9 @@ int st_xm_index_match_xyz(const st_xm_index *ix, const double *q_ra, const doubl
       }
       for (int64_t z = z0; z <= z1 && !rc; z++) {
         int64_t zb = ix->zstart[z], ze = ix->zstart[z + 1];
-        for (int t = 0; t < ni && !rc; t++) {
-          int64_t i = ilo[t] ? lower_u32(ix->zra, zb, ze, ilo[t]) : zb;
-          for (; i < ze && ix->zra[i] <= ihi[t] && !rc; i++)
+        for (int iv = 0; iv < ni && !rc; iv++) {
+          int64_t i = ilo[iv] ? lower_u32(ix->zra, zb, ze, ilo[iv]) : zb;
+          for (; i < ze && ix->zra[i] <= ihi[iv] && !rc; i++)
             rc = cand_take(&pts[i], qx, qy, qz, rmin_arcsec, rmax_arcsec, kk, &sc, &scap, &nc,
                            &bound, err);
         }
@@ -770,6 +869,10 @@ int st_xm_index_match_xyz(const st_xm_index *ix, const double *q_ra, const doubl
     cand_sort(sc, nc);
     rc = pairs_reserve(out, nc, err);
     if (rc) break;
+    if (sorted) {
+      pst[q] = out->n;
+      pcn[q] = nc;
+    }
     for (int64_t i = 0; i < nc; i++) {
       out->qi[out->n + i] = q_offset + q;
       out->ri[out->n + i] = sc[i].ri;
@@ -778,6 +881,30 @@ int st_xm_index_match_xyz(const st_xm_index *ix, const double *q_ra, const doubl
     out->n += nc;
   }
   free(sc);
+  free(ord);
+  if (!rc && sorted && out->n > n0) {
+    /* back to query order */
+    int64_t np = out->n - n0;
+    int64_t *tr = malloc((size_t)np * sizeof *tr);
+    double *td = malloc((size_t)np * sizeof *td);
+    if (!tr || !td) rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory (pairs)");
+    if (!rc) {
+      int64_t w = 0;
+      for (int64_t q = 0; q < nq; q++)
+        if (pcn[q]) {
+          memcpy(tr + w, out->ri + pst[q], (size_t)pcn[q] * sizeof *tr);
+          memcpy(td + w, out->dist_arcsec + pst[q], (size_t)pcn[q] * sizeof *td);
+          for (int64_t i = 0; i < pcn[q]; i++) out->qi[n0 + w + i] = q_offset + q;
+          w += pcn[q];
+        }
+      memcpy(out->ri + n0, tr, (size_t)np * sizeof *tr);
+      memcpy(out->dist_arcsec + n0, td, (size_t)np * sizeof *td);
+    }
+    free(tr);
+    free(td);
+  }
+  free(pst);
+  free(pcn);
   return rc;
 }
 
