@@ -376,12 +376,28 @@ static int region_mask(run *R, const st_table *t, uint8_t *m, st_error *err) {
     break;
   }
   case R_PIXELS: {
+    /* Blocks of points through the vectorised ang2pix; invalid points (non-finite
+       RA, Dec outside [-90, 90]) are replaced by (0, 0) for the call and masked. */
+    enum { BLK = 1024 };
+    double bra[BLK], bdec[BLK];
+    int64_t bpix[BLK];
+    uint8_t ok[BLK];
     int shift = 2 * (29 - q->pix_order);
-    for (int64_t i = 0; i < n; i++) {
-      int64_t p;
+    for (int64_t i0 = 0; i0 < n; i0 += BLK) {
+      int nb = (int)(n - i0 < BLK ? n - i0 : BLK);
+      for (int k = 0; k < nb; k++) {
+        double r = ra[i0 + k], d = dec[i0 + k];
+        ok[k] = isfinite(r) && d >= -90 && d <= 90;
+        bra[k] = ok[k] ? r : 0;
+        bdec[k] = ok[k] ? d : 0;
+      }
       st_error e2;
-      if (!isfinite(ra[i]) || !(dec[i] >= -90 && dec[i] <= 90) || st_hpx_ang2pix(q->pix_order, ra[i], dec[i], &p, &e2)) { m[i] = 0; continue; }
-      m[i] = st_moc_contains(&R->moc, p << shift);
+      if (st_hpx_ang2pix_batch(q->pix_order, bra, bdec, nb, bpix, &e2)) {
+        for (int k = 0; k < nb; k++)  /* cannot happen after the masking; stay exact */
+          if (ok[k] && st_hpx_ang2pix(q->pix_order, bra[k], bdec[k], &bpix[k], &e2)) ok[k] = 0;
+      }
+      for (int k = 0; k < nb; k++)
+        m[i0 + k] = ok[k] && st_moc_contains(&R->moc, bpix[k] << shift);
     }
     break;
   }

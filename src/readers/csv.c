@@ -366,6 +366,23 @@ static inline bool fast_digits(const uint8_t *p, size_t n, size_t *i, uint64_t *
   return true;
 }
 
+/* An optional exponent "e[+-]digits" at p[*i]: advances *i, sets *e (saturating at 100000).
+   False on "e" without digits. */
+static inline bool parse_exponent(const uint8_t *p, size_t n, size_t *i, long *e) {
+  size_t j = *i;
+  if (j >= n || (p[j] != 'e' && p[j] != 'E')) return true;
+  j++;
+  bool eneg = false;
+  if (j < n && (p[j] == '-' || p[j] == '+')) eneg = p[j] == '-', j++;
+  if (j >= n || (unsigned)(p[j] - '0') > 9) return false;
+  long v = 0;
+  for (; j < n && (unsigned)(p[j] - '0') <= 9; j++)
+    if (v < 100000) v = v * 10 + (p[j] - '0');
+  *e = eneg ? -v : v;
+  *i = j;
+  return true;
+}
+
 /* The common case without strtod or per-digit branches: [sign] digits [.
 ** digits] [e [sign] digits], no blanks, at most 19 significant digits, a
 ** result f64_exact can give.  False: not handled here (may still be valid). */
@@ -390,15 +407,7 @@ static inline bool fast_f64(const uint8_t *p, size_t n, double *out, bool check_
   }
   if (!digits) return false;
   long e = 0;
-  if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-    i++;
-    bool eneg = false;
-    if (i < n && (p[i] == '-' || p[i] == '+')) eneg = p[i] == '-', i++;
-    if (i >= n || (unsigned)(p[i] - '0') > 9) return false;
-    for (; i < n && (unsigned)(p[i] - '0') <= 9; i++)
-      if (e < 100000) e = e * 10 + (p[i] - '0');
-    if (eneg) e = -e;
-  }
+  if (!parse_exponent(p, n, &i, &e)) return false;
   if (i != n) return false;
   if (check_only) return true;
   return f64_exact(m, e - frac, neg, out);
@@ -451,15 +460,7 @@ static bool parse_f64_(const uint8_t *p0, size_t n0, double *out, bool as_float,
   }
   if (!digits) return false;
   long e = 0;
-  if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-    i++;
-    bool eneg = false;
-    if (i < n && (p[i] == '-' || p[i] == '+')) eneg = p[i] == '-', i++;
-    if (i >= n || (unsigned)(p[i] - '0') > 9) return false;
-    for (; i < n && (unsigned)(p[i] - '0') <= 9; i++)
-      if (e < 100000) e = e * 10 + (p[i] - '0');
-    if (eneg) e = -e;
-  }
+  if (!parse_exponent(p, n, &i, &e)) return false;
   if (i != n) return false;
   if (check_only) return true;
   long e10 = e - frac;
