@@ -76,11 +76,6 @@ static int usage(void) {
   return 0;
 }
 
-static bool ends_with(const char *s, const char *suf) {
-  size_t n = strlen(s), m = strlen(suf);
-  return n >= m && !strcasecmp(s + n - m, suf);
-}
-
 static void free_opts(lc_cli *o) {
   for (int i = 0; i < o->nstore; i++) free(o->cat_store[i]);
 }
@@ -165,9 +160,9 @@ static int parse_args(int argc, char **argv, lc_cli *o) {
 
 /* Write t to path atomically (format by extension). */
 static int write_output(const st_table *t, const char *path, st_error *err) {
-  if (ends_with(path, ".parquet") || ends_with(path, ".parq") || ends_with(path, ".pq"))
+  if (cli_ends_with(path, ".parquet") || cli_ends_with(path, ".parq") || cli_ends_with(path, ".pq"))
     return st_pq_write_table_path(path, t, NULL, err);
-  bool jsonl = ends_with(path, ".jsonl") || ends_with(path, ".ndjson");
+  bool jsonl = cli_ends_with(path, ".jsonl") || cli_ends_with(path, ".ndjson");
   size_t len = strlen(path) + 64;
   char *tmp = malloc(len);
   if (!tmp) { err->code = ST_ERR_NOMEM; snprintf(err->msg, sizeof err->msg, "lightcurves: out of memory"); return err->code; }

@@ -110,11 +110,6 @@ static int parse_args(const char *cmd, int argc, char **argv, search_opts *o) {
   return 0;
 }
 
-static bool ends_with(const char *s, const char *suf) {
-  size_t n = strlen(s), m = strlen(suf);
-  return n >= m && !strcasecmp(s + n - m, suf);
-}
-
 /* Set err (the CLI has no st_fail) and return its code. */
 static int fail_with(st_error *err, int code, const char *fmt, const char *a, const char *b) {
   err->code = code;
@@ -158,11 +153,11 @@ static int sink_open(sink *k, const char *output, st_error *err) {
   memset(k, 0, sizeof *k);
   k->path = output;
   if (!output) { k->kind = OUT_CSV_STDOUT; return 0; }
-  if (ends_with(output, ".parquet") || ends_with(output, ".parq") || ends_with(output, ".pq")) {
+  if (cli_ends_with(output, ".parquet") || cli_ends_with(output, ".parq") || cli_ends_with(output, ".pq")) {
     k->kind = OUT_PARQUET;
     return 0;
   }
-  k->kind = ends_with(output, ".jsonl") || ends_with(output, ".ndjson") ? OUT_JSONL : OUT_CSV;
+  k->kind = cli_ends_with(output, ".jsonl") || cli_ends_with(output, ".ndjson") ? OUT_JSONL : OUT_CSV;
   size_t n = strlen(output) + 32;
   if (!(k->tmp = malloc(n))) return fail_with(err, ST_ERR_NOMEM, "%s%s", "out of memory", "");
   snprintf(k->tmp, n, "%s.tmp-%ld", output, (long)getpid());

@@ -40,24 +40,19 @@ static int usage(void) {
   return 0;
 }
 
-static bool ends_with(const char *s, const char *suf) {
-  size_t n = strlen(s), m = strlen(suf);
-  return n >= m && !strcasecmp(s + n - m, suf);
-}
-
 static bool is_table_file(const char *p) {
   static const char *const ext[] = {".csv", ".tsv", ".psv", ".fits", ".fit", ".fts",
                                     ".csv.gz", ".tsv.gz", ".psv.gz", ".fits.gz", ".csv.zip"};
   for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
-    if (ends_with(p, ext[i])) return true;
+    if (cli_ends_with(p, ext[i])) return true;
   return false;
 }
 
 static int write_result(const st_table *t, const char *output, st_error *err) {
   if (!output) return st_table_write_csv(t, stdout, true, err);
-  if (ends_with(output, ".parquet") || ends_with(output, ".parq") || ends_with(output, ".pq"))
+  if (cli_ends_with(output, ".parquet") || cli_ends_with(output, ".parq") || cli_ends_with(output, ".pq"))
     return st_pq_write_table_path(output, t, NULL, err);
-  if (ends_with(output, ".jsonl") || ends_with(output, ".ndjson"))
+  if (cli_ends_with(output, ".jsonl") || cli_ends_with(output, ".ndjson"))
     return st_table_write_jsonl_path(t, output, false, err);
   return st_table_write_csv_path(t, output, true, false, err);
 }

@@ -35,6 +35,8 @@ int cmd_parquet_convert(int argc, char **argv);
 int cli_report(const st_error *err);
 /* Print "skytile: <fmt>" and return 2 (usage error). */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True if s ends with suf, ignoring ASCII case (output formats by extension). */
+int cli_ends_with(const char *s, const char *suf);
 /* True if argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 

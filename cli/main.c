@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "commands.h"
 
@@ -37,6 +38,11 @@ static void usage(FILE *f) {
           st_version());
   for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
   fprintf(f, "\nRun 'skytile COMMAND --help' for a command's options.\n");
+}
+
+int cli_ends_with(const char *s, const char *suf) {
+  size_t n = strlen(s), m = strlen(suf);
+  return n >= m && !strcasecmp(s + n - m, suf);
 }
 
 int cli_report(const st_error *err) {
