@@ -217,6 +217,25 @@ static inline int64_t load_int(const uint8_t *p, st_type_id t, int64_t i) {
   }
 }
 
+/* The values of `a` were rewritten to start at slot 0: shift its validity bitmap
+   the same way (a copy) and clear the offset. */
+static int rebase_offset(st_array *a, st_error *err) {
+  if (!a->offset) return 0;
+  int64_t n = a->length;
+  if (a->buf[0]) {
+    st_mem *v = st_mem_new((size_t)(n + 7) / 8 + 1);
+    if (!v) return st_fail(err, ST_ERR_NOMEM, "out of memory (cast)");
+    memset(v->data, 0, (size_t)(n + 7) / 8 + 1);
+    for (int64_t i = 0; i < n; i++)
+      if (st_array_is_valid(a, i)) v->data[i >> 3] |= (uint8_t)(1u << (i & 7));
+    st_mem_unref(a->mem[0]);
+    a->mem[0] = v;
+    a->buf[0] = v->data;
+  }
+  a->offset = 0;
+  return 0;
+}
+
 static int cast_array(const st_field *from, const st_field *to, st_array **pa, st_error *err) {
   st_array *a = *pa;
   if (from->type == to->type) return 0;
@@ -231,18 +250,7 @@ static int cast_array(const st_field *from, const st_field *to, st_array **pa, s
     st_mem_unref(a->mem[1]);
     a->mem[1] = m;
     a->buf[1] = m->data;
-    if (a->offset && a->buf[0]) {
-      st_mem *v = st_mem_new((size_t)(n + 7) / 8 + 1);
-      if (!v) return st_fail(err, ST_ERR_NOMEM, "out of memory (cast)");
-      memset(v->data, 0, (size_t)(n + 7) / 8 + 1);
-      for (int64_t i = 0; i < n; i++)
-        if (st_array_is_valid(a, i)) v->data[i >> 3] |= (uint8_t)(1u << (i & 7));
-      st_mem_unref(a->mem[0]);
-      a->mem[0] = v;
-      a->buf[0] = v->data;
-    }
-    a->offset = 0;
-    return 0;
+    return rebase_offset(a, err);
   }
   int w = st_type_byte_width(to);
   int64_t n = a->length;
@@ -272,21 +280,7 @@ static int cast_array(const st_field *from, const st_field *to, st_array **pa, s
   st_mem_unref(a->mem[1]);
   a->mem[1] = m;
   a->buf[1] = m->data;
-  if (off) {
-    /* values now start at 0; keep the bitmap's offset by copying it shifted */
-    if (a->buf[0]) {
-      st_mem *v = st_mem_new((size_t)(n + 7) / 8 + 1);
-      if (!v) return st_fail(err, ST_ERR_NOMEM, "out of memory (cast)");
-      memset(v->data, 0, (size_t)(n + 7) / 8 + 1);
-      for (int64_t i = 0; i < n; i++)
-        if (st_array_is_valid(a, i)) v->data[i >> 3] |= (uint8_t)(1u << (i & 7));
-      st_mem_unref(a->mem[0]);
-      a->mem[0] = v;
-      a->buf[0] = v->data;
-    }
-    a->offset = 0;
-  }
-  return 0;
+  return rebase_offset(a, err);
 }
 
 /* ---- open -------------------------------------------------------------------- */
