@@ -7,7 +7,30 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = ROOT / os.environ.get("SKYTILE_BUILD", "build")
-SHARED = pathlib.Path(os.environ.get("SKYTILE_SHARED", ROOT.parent / "shared")).resolve()
+
+
+def _find_shared():
+    """../shared beside the repository (as in CI); for a clone made elsewhere (e.g.
+    `git clone . /tmp/fresh`), the shared/ beside the repository it was cloned from.
+    SKYTILE_SHARED overrides both."""
+    if os.environ.get("SKYTILE_SHARED"):
+        return pathlib.Path(os.environ["SKYTILE_SHARED"])
+    here = ROOT.parent / "shared"
+    if here.is_dir():
+        return here
+    try:
+        origin = subprocess.run(["git", "-C", str(ROOT), "remote", "get-url", "origin"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        origin = ""
+    if origin and pathlib.Path(origin).is_dir() and (pathlib.Path(origin).parent / "shared").is_dir():
+        return pathlib.Path(origin).parent / "shared"
+    return here
+
+
+SHARED = _find_shared().resolve()
+# the C unit tests and any child process find the fixtures through the same path
+os.environ["SKYTILE_SHARED"] = str(SHARED)
 SAN = os.environ.get("SKYTILE_SAN") == "1"
 SKYTILE = BUILD / "skytile"
 
