@@ -536,6 +536,58 @@ static void human(int64_t b, char *out, size_t cap) {
   else snprintf(out, cap, "%.1f %s", v, u[k]);
 }
 
+
+/* Opening (and closing) several catalogs parses (frees) one big _metadata
+** each: do them on up to `threads` threads, keeping the first error. */
+typedef struct {
+  const char *const *paths;
+  st_catalog **cats;
+  int n, next, rc, close;
+  st_error err;
+  pthread_mutex_t lock;
+} cat_jobs;
+
+static void *cat_worker(void *arg) {
+  cat_jobs *J = arg;
+  for (;;) {
+    pthread_mutex_lock(&J->lock);
+    int i = J->next < J->n && (J->close || !J->rc) ? J->next++ : -1;
+    pthread_mutex_unlock(&J->lock);
+    if (i < 0) return NULL;
+    if (J->close) {
+      st_catalog_close(J->cats[i]);
+      J->cats[i] = NULL;
+      continue;
+    }
+    st_error e = {0};
+    int rc = st_catalog_open(J->paths[i], NULL, &J->cats[i], &e);
+    if (rc) {
+      pthread_mutex_lock(&J->lock);
+      if (!J->rc) J->rc = rc, J->err = e;
+      pthread_mutex_unlock(&J->lock);
+    }
+  }
+}
+
+/* Open (close = 0) or close (close = 1) cats[0..n) on up to `threads` threads. */
+static int cats_parallel(const char *const *paths, st_catalog **cats, int n, int threads, int close,
+                         st_error *err) {
+  cat_jobs J = {.paths = paths, .cats = cats, .n = n, .close = close};
+  pthread_mutex_init(&J.lock, NULL);
+  pthread_t th[LC_MAX_CATALOGS];
+  int nt = threads > 0 ? threads : 1, started = 0;
+  if (nt > n) nt = n;
+  for (int t = 1; t < nt; t++) {
+    if (pthread_create(&th[started], NULL, cat_worker, &J)) break;
+    started++;
+  }
+  cat_worker(&J);
+  for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+  pthread_mutex_destroy(&J.lock);
+  if (J.rc) *err = J.err;
+  return J.rc;
+}
+
 int cmd_lightcurves(int argc, char **argv) {
   lc_cli o;
   int prc = parse_args(argc, argv, &o);
@@ -557,8 +609,7 @@ int cmd_lightcurves(int argc, char **argv) {
   st_input_options io;
   st_input_options_init(&io);
   if ((rc = st_input_read_table(o.targets, &io, &targets, &err))) goto fail;
-  for (int i = 0; i < o.ncats; i++)
-    if ((rc = st_catalog_open(o.cats[i], NULL, &cats[i], &err))) goto fail;
+  if ((rc = cats_parallel(o.cats, cats, o.ncats, o.threads, 0, &err))) goto fail;
   st_lc_options lo;
   st_lc_options_init(&lo);
   lo.radius_arcsec = o.radius;
@@ -608,7 +659,7 @@ out:
   st_table_free(targets);
   st_table_free(flat);
   st_table_free(nested);
-  for (int i = 0; i < o.ncats; i++) st_catalog_close(cats[i]);
+  cats_parallel(o.cats, cats, o.ncats, o.threads, 1, &err);
   free(colbuf);
   free_opts(&o);
   return rc ? 1 : 0;

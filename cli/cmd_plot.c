@@ -56,15 +56,7 @@ static int split_list(char *s, const char **out) {
 
 static bool is_int_type(st_type_id t) { return t >= ST_T_INT8 && t <= ST_T_UINT64; }
 
-static double half_to_double(uint16_t h) {
-  int e = (h >> 10) & 31, m = h & 1023;
-  double s = (h & 0x8000) ? -1.0 : 1.0;
-  if (e == 0) return s * ldexp(m, -24);
-  if (e == 31) return m ? NAN : s * INFINITY;
-  return s * ldexp(m + 1024, e - 25);
-}
-
-/* Column c of t as doubles (null -> NaN); non-numeric: error. */
+/* Column `name` of t as doubles (null -> NaN); non-numeric: error. */
 static int col_doubles(const st_table *t, const char *name, double *out, st_error *err) {
   int c = st_table_column_index(t, name);
   if (c < 0) {
@@ -72,37 +64,13 @@ static int col_doubles(const st_table *t, const char *name, double *out, st_erro
     snprintf(err->msg, sizeof err->msg, "plot: column '%s' not found", name);
     return err->code;
   }
-  const st_field *f = &t->schema.children[c];
-  const st_array *a = t->columns[c];
-  if (f->dict_encoded || !((f->type >= ST_T_INT8 && f->type <= ST_T_UINT64) ||
-                           f->type == ST_T_FLOAT16 || f->type == ST_T_FLOAT ||
-                           f->type == ST_T_DOUBLE)) {
-    char ts[64];
-    st_field_type_string(f, ts, sizeof ts);
-    err->code = ST_ERR_SCHEMA;
-    snprintf(err->msg, sizeof err->msg, "plot: column '%s' is %s, not numeric", name, ts);
-    return err->code;
+  int rc = st_table_column_doubles(t, c, 0, t->n_rows, out, err);
+  if (rc) {
+    char m[sizeof err->msg];
+    memcpy(m, err->msg, sizeof m);
+    snprintf(err->msg, sizeof err->msg, "plot: %.1000s", m);
   }
-  const uint8_t *b = a->buf[1];
-  for (int64_t i = 0; i < t->n_rows; i++) {
-    int64_t j = a->offset + i;
-    double v;
-    switch (f->type) {
-    case ST_T_INT8: v = ((const int8_t *)b)[j]; break;
-    case ST_T_INT16: v = ((const int16_t *)b)[j]; break;
-    case ST_T_INT32: v = ((const int32_t *)b)[j]; break;
-    case ST_T_INT64: v = (double)((const int64_t *)b)[j]; break;
-    case ST_T_UINT8: v = ((const uint8_t *)b)[j]; break;
-    case ST_T_UINT16: v = ((const uint16_t *)b)[j]; break;
-    case ST_T_UINT32: v = ((const uint32_t *)b)[j]; break;
-    case ST_T_UINT64: v = (double)((const uint64_t *)b)[j]; break;
-    case ST_T_FLOAT16: v = half_to_double(((const uint16_t *)b)[j]); break;
-    case ST_T_FLOAT: v = ((const float *)b)[j]; break;
-    default: v = ((const double *)b)[j]; break;
-    }
-    out[i] = st_array_is_valid(a, i) ? v : NAN;
-  }
-  return 0;
+  return rc;
 }
 
 static int64_t int_at(st_type_id t, const st_array *a, int64_t i, bool *neg_ok) {

@@ -147,6 +147,8 @@ SIGNATURES = {
     "st_catalog_type": ([vp], c_char_p),
     # healpix.h (st_moc* are void*)
     "st_hpx_ang2pix_batch": ([c_int, D, D, c_int64, I64, E], c_int),
+    "st_hpx_ang2pix_hats_batch": ([c_int, D, D, c_int64, I64, E], c_int),
+    "st_hpx_ang2pix_hats": ([c_int, c_double, c_double, I64, E], c_int),
     "st_hpx_pix2ang_batch": ([c_int, I64, c_int64, D, D, E], c_int),
     "st_hpx_ang2pix": ([c_int, c_double, c_double, I64, E], c_int),
     "st_hpx_neighbours": ([c_int, c_int64, I64, E], c_int),

@@ -4,7 +4,8 @@ The split stage gathers rows across input files before it writes the
 spill files, so the number of spill row groups (whose metadata the spill
 writer keeps until its footer) is bounded by the buckets x flushes, not
 proportional to the input files (500,000 tiny files once needed 24 GB).
-Checked: stopped by SIGINT once the reducing stage started, the spill files
+Checked: stopped by SIGINT once the reducing stage started, the mapping
+state is one log per worker (not one file per input) and the spill files
 of the state directory hold at most threads x leaves row groups; the
 resumed catalog holds every input row (pyarrow on the concatenated input),
 healpy's `_healpix_29`, sorted leaves, and equals a --threads 1 run.
@@ -65,6 +66,9 @@ def test_many_tiny_files(inputs):
     p.wait(timeout=120)
     state = d / "cat.skytile-state"
     if sent and p.returncode == 130:
+        # the mapping state of 3000 inputs: one log per worker, not one file per input
+        assert 1 <= len(list((state / "map").iterdir())) <= 2
+        assert sorted(x.name for x in state.iterdir() if x.is_file()) == ["inputs.lst", "options.txt"]
         spills = sorted((state / "split").glob("spill-*.parquet"))
         assert 1 <= len(spills) <= 2
         rgs = sum(pq.read_metadata(s).num_row_groups for s in spills)

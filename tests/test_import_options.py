@@ -84,6 +84,15 @@ JOBS = {
         {"highest_healpix_order": 2},
         ["--highest-order", "2", "--delimiter", "|",
          "--column-names", "id,ra,dec,ra_error,dec_error"]),
+    # pandas index columns (files written by pandas in hats_out): a named index is kept
+    # and comes first, an unnamed one (__index_level_0__) is dropped, as hats-import's
+    # ParquetPandasReader does
+    "pidx_named": (["@PIDX_NAMED"], {"class": "ParquetPandasReader"}, {"highest_healpix_order": 2},
+                   ["--highest-order", "2"]),
+    "pidx_unnamed": (["@PIDX_UNNAMED"], {"class": "ParquetPandasReader"},
+                     {"highest_healpix_order": 2}, ["--highest-order", "2"]),
+    "pidx_multi": (["@PIDX_MULTI"], {"class": "ParquetPandasReader"}, {"highest_healpix_order": 2},
+                   ["--highest-order", "2"]),
     "h29_parquet": ([str(TF / "healpix_29_index.parquet")], "parquet",
                     {"use_healpix_29": True, "highest_healpix_order": 2, "pixel_threshold": 3000},
                     ["--use-healpix-29", "--highest-order", "2", "--pixel-threshold", "3000"]),
@@ -108,6 +117,17 @@ def hats_out(tmp_path_factory):
     lines = (FIX / "small_sky" / "catalog.csv").read_text().splitlines()[1:]
     (d / "pipe.psv").write_text("".join(l.replace(",", "|") + "\n" for l in lines))
     GENERATED["@PIPE"] = str(d / "pipe.psv")
+    import pandas as pd
+    rng = np.random.default_rng(3)
+    n = 200
+    df = pd.DataFrame({"id": rng.permutation(n) * 7 + 1000, "ra": rng.uniform(0, 60, n),
+                       "dec": rng.uniform(-30, 30, n), "mag": rng.normal(15, 1, n),
+                       "band": rng.choice(["g", "r"], n)})
+    df.set_index("id").to_parquet(d / "pidx_named.parquet")
+    df.set_index(pd.Index(rng.permutation(n))).to_parquet(d / "pidx_unnamed.parquet")
+    df.set_index(["band", "id"]).to_parquet(d / "pidx_multi.parquet")
+    for k in ("named", "unnamed", "multi"):
+        GENERATED[f"@PIDX_{k.upper()}"] = str(d / f"pidx_{k}.parquet")
     jobs = []
     for name, (inputs, reader, args, _) in JOBS.items():
         inputs = resolve(inputs)
@@ -251,10 +271,7 @@ def test_byte_threshold(hats_out, tmp_path):
     assert len(leaves(out)) > 1
 
 
-@pytest.mark.parametrize("name", ["fits", "pipe", pytest.param("fits_tdim", marks=pytest.mark.xfail(
-    strict=True, reason="TDIM column COEFF comes out as list<double>, not fixed_size_list[10]: "
-    "the Parquet reader does not restore fixed_size_list from ARROW:schema when the pipeline "
-    "reads its spill files back")), "gz", "zip", "headers"])
+@pytest.mark.parametrize("name", ["fits", "pipe", "fits_tdim", "gz", "zip", "headers"])
 def test_formats(hats_out, tmp_path, name):
     out = run_ours(tmp_path, name)
     compare(out, hats_out / name / name)
@@ -279,6 +296,24 @@ def test_pandas_index_parquet(hats_out, tmp_path):
     assert t.column_names == ["_healpix_29", "obs_id", "obj_id", "band", "ra", "dec", "mag"]
     assert sorted(t["obs_id"].to_pylist()) == sorted(["star1_1", "star1_2", "star1_3", "star1_4",
                                                       "galaxy1_1", "galaxy1_2", "galaxy2_1", "galaxy2_2"])
+
+
+@pytest.mark.parametrize("name", ["pidx_named", "pidx_unnamed", "pidx_multi"])
+def test_pandas_index_columns(hats_out, tmp_path, name):
+    """Parquet files written by pandas: the stored index columns (checked with pyarrow)
+    and hats-import's (ParquetPandasReader) result; ours equals it."""
+    src = pq.read_schema(GENERATED[f"@{name.upper()}"])
+    idx = json.loads(src.metadata[b"pandas"])["index_columns"]
+    assert idx == {"pidx_named": ["id"], "pidx_unnamed": ["__index_level_0__"],
+                   "pidx_multi": ["band", "id"]}[name]
+    assert all(c in src.names for c in idx)
+    out = run_ours(tmp_path, name)
+    compare(out, hats_out / name / name)
+    names = pq.read_schema(out / leaves(out)[0]).names
+    exp = {"pidx_named": ["id", "ra", "dec", "mag", "band"],
+           "pidx_unnamed": ["id", "ra", "dec", "mag", "band"],
+           "pidx_multi": ["band", "id", "ra", "dec", "mag"]}[name]
+    assert names == ["_healpix_29", *exp]
 
 
 def test_reader_options(tmp_path):

@@ -276,14 +276,28 @@ def test_corrupt_input_reported_then_resume(fix, tmp_path):
     assert "a.parquet" not in p.stderr.split("failed:")[-1]
     assert not out.exists()
     state = tmp_path / "cat.skytile-state" / "map"
-    assert sorted(x.name for x in state.iterdir()) == ["0.hist", "2.hist"]
-    # fix the file and resume: the saved histograms are reused
-    (d / "b.parquet").unlink()
-    shutil.move(d / "c.parquet", d / "b.parquet")
-    shutil.move(state / "2.hist", state / "1.hist")  # not the same path: must be ignored
-    imp(d, "--output", out, "--format", "parquet", "--resume")
-    assert partitions(out) == {(0, 11): 131}
+    logs = sorted(x.name for x in state.iterdir())  # one append-only log per map worker
+    assert 1 <= len(logs) <= 2 and all(x.startswith("log-") for x in logs), logs
+    # without --resume the leftover state is an error saying what to do
+    p = imp(d, "--output", out, "--format", "parquet", check=False)
+    assert p.returncode == 1 and "--resume" in p.stderr and "--overwrite" in p.stderr
+    # fix the file and resume: the saved histograms of a and c are reused, b is mapped
+    extra = src.slice(0, 10)
+    extra = extra.set_column(0, "id", pc.add(extra["id"], 10000))
+    pq.write_table(extra, d / "b.parquet")
+    p = imp(d, "--output", out, "--format", "parquet", "--resume")
+    first = next(l for l in p.stderr.splitlines() if l.startswith("Mapping: "))
+    assert first == "Mapping: 2/3", p.stderr
+    assert partitions(out) == {(0, 11): 141}
     assert not (tmp_path / "cat.skytile-state").exists()
+    # or remove it and resume: the state of the other files is used
+    out2 = tmp_path / "cat2"
+    (d / "b.parquet").write_bytes(good[:4] + b"\0" * 100 + good[-8:])
+    assert imp(d, "--output", out2, "--format", "parquet", check=False).returncode == 1
+    (d / "b.parquet").unlink()
+    p = imp(d, "--output", out2, "--format", "parquet", "--resume")
+    assert next(l for l in p.stderr.splitlines() if l.startswith("Mapping: ")) == "Mapping: 2/2"
+    assert partitions(out2) == {(0, 11): 131}
 
 
 HATS_IMPORT_SCRIPT = textwrap.dedent("""
@@ -367,7 +381,8 @@ def test_fits_and_gzip_tsv_inputs(fix, tmp_path):
 
 def test_constant_order_threads_tmp_dir(fix, tmp_path):
     """--constant-order 1: one partition per non-empty order-1 pixel (healpy counts); the
-    result does not depend on the thread count; --tmp-dir holds the state."""
+    result does not depend on the thread count; --tmp-dir holds the state; missing
+    parent directories of --output and --tmp-dir are created."""
     inp = fix / "small_sky_source" / "small_sky_source.csv"
     src = pacsv.read_csv(inp)
     pix1 = healpy_h29(src["source_ra"], src["source_dec"]) >> (2 * 28)
@@ -377,7 +392,10 @@ def test_constant_order_threads_tmp_dir(fix, tmp_path):
     for threads in (1, 2):
         out = tmp_path / f"c{threads}"
         tmp = tmp_path / f"tmp{threads}"
-        tmp.mkdir()
+        if threads == 2:  # missing directories are created (mkdir -p), for the output too
+            out, tmp = tmp_path / "x" / "y" / "c2", tmp_path / "t" / "u" / "tmp2"
+        else:
+            tmp.mkdir()
         imp(inp, "--output", out, "--ra-column", "source_ra", "--dec-column", "source_dec",
             "--highest-order", "4", "--constant-order", "1", "--threads", threads, "--tmp-dir", tmp)
         assert partitions(out) == exp
@@ -388,24 +406,38 @@ def test_constant_order_threads_tmp_dir(fix, tmp_path):
 
 
 def test_resume_reuses_histograms_and_counts_are_checked(fix, tmp_path):
-    """A resumed run takes the saved histogram of a file instead of reading it: shown by
-    changing the file in between, which the row-count checks between stages then catch."""
-    src = pacsv.read_csv(fix / "small_sky" / "catalog.csv")
+    """A resumed run takes the saved histogram of an unchanged file (same size and
+    modification time) instead of reading it: shown by changing its rows but neither,
+    which the row-count checks between the stages then catch.  A file whose size or
+    modification time changed is mapped again."""
+    text = (fix / "small_sky" / "catalog.csv").read_text()
+    lines = text.splitlines(keepends=True)
     d = tmp_path / "in"
     d.mkdir()
-    pq.write_table(src, d / "a.parquet")
+    a = d / "a.csv"
+    a.write_text(text)
     (d / "b.parquet").write_bytes(b"PAR1" + b"\0" * 50 + b"PAR1")
     out = tmp_path / "cat"
     p = imp(d, "--output", out, check=False)
     assert p.returncode == 1 and "b.parquet" in p.stderr
     (d / "b.parquet").unlink()
-    pq.write_table(src.slice(0, 100), d / "a.parquet")  # same path, fewer rows
+    # rows 1 and 2 become one row of the same length: 130 rows, same bytes count
+    st = a.stat()
+    r1, r2 = lines[1], lines[2]
+    merged = "0" * len(r2) + r1
+    assert len(merged) == len(r1) + len(r2)
+    a.write_text(lines[0] + merged + "".join(lines[3:]))
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert a.stat().st_size == st.st_size
     p = imp(d, "--output", out, "--resume", check=False)
     assert p.returncode == 1
-    assert "131" in p.stderr and "100" in p.stderr, p.stderr
+    assert "131" in p.stderr and "130" in p.stderr, p.stderr
     assert not out.exists()
-    imp(d, "--output", out)  # without --resume the state is rebuilt
-    assert partitions(out) == {(0, 11): 100}
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # now it looks changed
+    p = imp(d, "--output", out, "--resume")
+    assert partitions(out) == {(0, 11): 130}
+    ids = read_catalog(out)["id"].to_pylist()
+    assert sorted(ids) == sorted(pacsv.read_csv(a)["id"].to_pylist())
 
 
 def test_resume_after_kill_during_reduce(tmp_path):

@@ -48,7 +48,8 @@ class WriteOptions(ctypes.Structure):
                 ("sorting", ctypes.POINTER(SortColumn)), ("n_kv", ctypes.c_int),
                 ("kv_keys", ctypes.POINTER(ctypes.c_char_p)),
                 ("kv_values", ctypes.POINTER(ctypes.c_char_p)), ("arrow_schema", ctypes.c_bool),
-                ("data_page_v2", ctypes.c_bool)]
+                ("data_page_v2", ctypes.c_bool), ("dictionary_sample", ctypes.c_bool),
+                ("interrupt", ctypes.c_void_p), ("interrupt_ctx", ctypes.c_void_p)]
 
 
 CODECS = {"none": 0, "snappy": 1, "gzip": 2, "zstd": 6, "lz4_raw": 7}

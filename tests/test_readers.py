@@ -280,9 +280,12 @@ def test_parquet_matches_pyarrow(name):
     ref = pq.read_table(TF / name)
     tab, fmt = R.read(TF / name, batch_rows=3)
     assert fmt == "parquet"
-    keep = [c for c in ref.column_names if not c.startswith("__index_level_")]
-    idx = ref.schema.pandas_metadata and ref.schema.pandas_metadata.get("index_columns", [])
-    keep = [c for c in keep if not (idx and c in idx)]
+    # pandas index columns as hats-import's ParquetPandasReader leaves them (pandas,
+    # reset_index): named ones first in index order, unnamed levels dropped
+    idx = (ref.schema.pandas_metadata or {}).get("index_columns", [])
+    named = [c for c in idx if isinstance(c, str) and not c.startswith("__index_level_")]
+    keep = named + [c for c in ref.column_names
+                    if not c.startswith("__index_level_") and c not in named]
     if ref.num_rows == 0:
         assert tab is None
         return
@@ -300,13 +303,21 @@ def test_pandas_index_dropped_or_kept():
     assert kept.column_names == ref.column_names
 
 
-def test_named_pandas_index_dropped(tmp_path):
-    df = pd.DataFrame({"obj": [3, 9, 5], "x": [1.5, 2.5, 3.5]}).set_index("obj")
+def test_named_pandas_index_kept_first(tmp_path):
+    """A named pandas index is a column, first, as pandas' read + reset_index gives it
+    (hats-import's ParquetPandasReader); an unnamed one is dropped."""
+    df = pd.DataFrame({"x": [1.5, 2.5, 3.5], "obj": [3, 9, 5]}).set_index("obj")
     p = tmp_path / "named.parquet"
     df.to_parquet(p)
-    assert "obj" in pq.ParquetFile(p).schema_arrow.names
+    assert pq.ParquetFile(p).schema_arrow.names == ["x", "obj"]
     tab, _ = R.read(p)
-    assert tab.column_names == ["x"]
+    exp = pd.read_parquet(p).reset_index()
+    assert tab.column_names == list(exp.columns) == ["obj", "x"]
+    assert tab.to_pandas().equals(exp)
+    df.reset_index().set_index(pd.Index([7, 1, 4])).to_parquet(p)
+    assert "__index_level_0__" in pq.ParquetFile(p).schema_arrow.names
+    tab, _ = R.read(p)
+    assert tab.column_names == ["obj", "x"]
 
 
 # ---- detection ----------------------------------------------------------------------

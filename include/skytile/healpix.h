@@ -109,6 +109,21 @@ ST_API double st_hpx_max_pixrad(int order);
 ST_API int st_hpx_ang2pix_batch(int order, const double *ra, const double *dec,
                                 int64_t n, int64_t *out, struct st_error *err);
 
+/* ---- HATS-compatible ang2pix ------------------------------------------- */
+
+/* ang2pix as hats computes it (astropy Longitude/Latitude + cdshealpix
+** lonlat_to_healpix): the values hats-import stores in `_healpix_29` and
+** uses to place rows in partitions.  It equals st_hpx_ang2pix except for
+** points within ~1e-16 rad of a pixel edge (about 1 in 2.5 million at order
+** 29), where healpy and cdshealpix round differently; skytile's import uses
+** this one so that its catalogs equal hats-import's bit for bit.  RA outside
+** [0, 360) is wrapped as astropy does.  Scalar code, ~20 ns per point. */
+ST_API int st_hpx_ang2pix_hats(int order, double ra, double dec, int64_t *pix,
+                               struct st_error *err);
+/* The same for n points; the first bad point is reported ("point 12: ..."). */
+ST_API int st_hpx_ang2pix_hats_batch(int order, const double *ra, const double *dec,
+                                     int64_t n, int64_t *out, struct st_error *err);
+
 /* ra[i], dec[i] = pix2ang(order, pix[i]); the first bad pixel is reported. */
 ST_API int st_hpx_pix2ang_batch(int order, const int64_t *pix, int64_t n,
                                 double *ra, double *dec, struct st_error *err);

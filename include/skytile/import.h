@@ -224,7 +224,8 @@ typedef struct st_import_options {
   int compression_level;         /* default 15                                */
   int threads;                   /* 0 = number of cores                       */
   const char *tmp_dir;           /* state/intermediates (NULL: OUTPUT.skytile-state) */
-  bool overwrite;                /* replace an existing output                */
+  bool overwrite;                /* replace an existing output, and discard
+                                    the state of an unfinished run           */
   bool resume;                   /* reuse the state of an interrupted run     */
   st_import_progress_fn progress;   /* may be NULL                            */
   st_import_file_error_fn file_error; /* may be NULL                          */
@@ -274,7 +275,12 @@ ST_API void st_import_options_init(st_import_options *o);
 ** `resume` does not read them again.  A run stopped through o->cancel
 ** returns ST_ERR_INTERRUPTED ("interrupted; run the same command with
 ** --resume to continue") and keeps the state and the leaves written, like
-** a run that was killed.
+** a run that was killed.  Without `resume`, the state of an unfinished run
+** is an error (ST_ERR_INVALID naming --resume and --overwrite) unless
+** `overwrite`; with `resume`, other partitioning/format options or another
+** input set than the unfinished run's are an error (inputs without a saved
+** histogram, e.g. failed ones, may be left out; changed files are mapped
+** again).  Missing parent directories of OUTPUT and tmp_dir are created.
 */
 ST_API int st_import_run(const st_import_options *o, struct st_error *err);
 

@@ -72,6 +72,18 @@ ST_API int st_pq_open_memory(const void *data, size_t size, const char *name,
                              const st_pq_read_options *opt, st_pq_reader **out,
                              struct st_error *err);
 ST_API void st_pq_close(st_pq_reader *r);   /* NULL-safe */
+/*
+** Open the data file `path` described by row groups [first_rg, first_rg +
+** n_rg) of md, a reader of a _metadata file (the dataset's footers in one
+** file): the file's own footer is not parsed; its schema and row groups
+** (numbered from 0) are md's, borrowed (md must outlive the reader), and the
+** chunks' file_path is not checked against path.  Checked: the magic at both
+** ends and every chunk within the file's size; a _metadata that does not
+** describe the file otherwise shows as corrupt pages when reading.
+*/
+ST_API int st_pq_open_borrowed(const char *path, const st_pq_reader *md, int first_rg, int n_rg,
+                               const st_pq_read_options *opt, st_pq_reader **out,
+                               struct st_error *err);
 
 /* The footer's num_rows, as written (some writers get it wrong, e.g. 0; st_pq_read
    returns the sum of the row groups' num_rows: see st_pq_row_group_num_rows). */
@@ -92,6 +104,18 @@ ST_API const struct st_field *st_pq_schema(const st_pq_reader *r);
 */
 ST_API int st_pq_read(st_pq_reader *r, const int *row_groups, int n_row_groups, const int *columns,
                       int n_columns, struct st_table **out, struct st_error *err);
+/*
+** Rows rows[0..n_rows) (strictly ascending, within the row group) of one row
+** group, top-level columns as in st_pq_read: the same table as st_pq_read
+** of that row group followed by st_table_take(rows), without building the
+** whole columns (flat columns are decoded into reused scratch and only the
+** selected values are copied; of a dictionary-encoded page only the
+** selected indices are checked, so damage confined to other rows may go
+** unnoticed).  Bad indices or rows: ST_ERR_INVALID.
+*/
+ST_API int st_pq_read_rows(st_pq_reader *r, int row_group, const int *columns, int n_columns,
+                           const int64_t *rows, int64_t n_rows, struct st_table **out,
+                           struct st_error *err);
 
 #ifdef __cplusplus
 }

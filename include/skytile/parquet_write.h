@@ -88,6 +88,15 @@ typedef struct st_pq_write_options {
   bool arrow_schema;         /* write "ARROW:schema" (the Arrow types, base64 */
                              /* IPC schema) unless kv gives one (default true) */
   bool data_page_v2;         /* DATA_PAGE_V2 pages instead of v1 (default off) */
+  bool dictionary_sample;    /* decide per column chunk from its first values  */
+                             /* whether a dictionary pays: a chunk whose first */
+                             /* values are mostly distinct is written PLAIN    */
+                             /* from the start (default off: pyarrow's rule,   */
+                             /* dictionary until dictionary_page_bytes)        */
+  int (*interrupt)(void *ctx); /* polled before each page is encoded; nonzero: */
+                             /* the write stops with ST_ERR_INTERRUPTED (the   */
+                             /* file is then unusable: close and delete it)    */
+  void *interrupt_ctx;       /* passed to interrupt (default NULL, no polling) */
 } st_pq_write_options;
 
 /* Fill *o with the defaults (writes sizeof(st_pq_write_options) bytes). */

@@ -35,10 +35,14 @@
 **                  options.fits_hdu chooses the HDU (0 = the first binary
 **                  table).  ".fits.gz" is decompressed in memory by cfitsio.
 **   parquet        Any file the skytile Parquet reader reads; one or more
-**                  batches per row group.  Pandas index columns
-**                  ("__index_level_0__" and the columns named in the
-**                  "pandas" metadata's index_columns) are dropped unless
-**                  options.keep_pandas_index.
+**                  batches per row group.  Pandas index columns, as
+**                  hats-import's ParquetPandasReader (pandas, then
+**                  reset_index) leaves them, unless
+**                  options.keep_pandas_index: unnamed index levels
+**                  ("__index_level_N__") are dropped; named index columns
+**                  (listed in the "pandas" metadata's index_columns) are
+**                  kept and come first, in index order.  (A RangeIndex is
+**                  stored as metadata only and gives no column.)
 **
 ** Type inference (CSV): a column is bool if every non-null value is
 ** true/false/True/False/TRUE/FALSE, else int64 if every value is an integer
@@ -124,7 +128,8 @@ typedef struct st_input_options {
   int n_columns;                  /* absent from the file: ST_ERR_NOTFOUND   */
   const char *const *drop_columns;/* drop these (absent names are ignored)  */
   int n_drop;
-  bool keep_pandas_index;         /* keep __index_level_0__ & co.            */
+  bool keep_pandas_index;         /* keep __index_level_0__ & co. and named  */
+                                  /* index columns where they are stored     */
   int fits_hdu;                   /* FITS: HDU number (1 = primary, 2 = the  */
                                   /* first extension); 0 = first bintable    */
   int64_t batch_rows;             /* rows per batch; 0 = default (262144)    */

@@ -244,6 +244,21 @@ ST_API int st_table_select_columns(const st_table *t, const int *cols, int n, st
 ST_API int st_table_slice(const st_table *t, int64_t offset, int64_t length, st_table **out,
                           struct st_error *err);
 
+/* ---- numeric access -------------------------------------------------------- */
+/* True for the integer types, FLOAT16, FLOAT and DOUBLE. */
+ST_API bool st_type_is_numeric(st_type_id t);
+/* An IEEE half-precision value (FLOAT16 storage) as a double. */
+ST_API double st_half_to_double(uint16_t h);
+/*
+** Rows [row0, row0+n) of numeric column col as doubles: out[i] for row0+i;
+** null slots (and dictionary indices outside the dictionary) give NaN;
+** dictionary-encoded numeric columns are resolved.  A non-numeric column is
+** ST_ERR_SCHEMA ("column 'x' is string, not numeric"); rows outside the
+** column are ST_ERR_INVALID.
+*/
+ST_API int st_table_column_doubles(const st_table *t, int col, int64_t row0, int64_t n,
+                                   double *out, struct st_error *err);
+
 /* ---- array operations ----------------------------------------------------- */
 /*
 ** Zero-copy slice: a new array for slots [offset, offset+length) of a, sharing

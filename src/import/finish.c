@@ -166,18 +166,16 @@ static void card_end(fits_hdr *h) {
   h->n = padded;
 }
 
-static void put_be64(uint8_t *p, uint64_t v) {
-  for (int i = 7; i >= 0; i--) {
-    p[i] = (uint8_t)v;
-    v >>= 8;
-  }
-}
-
-int st_import_write_healpix_fits(const char *path, const int64_t *values, int order,
-                                 st_error *err) {
-  ST_CHECK(path && values, err, ST_ERR_INVALID, "FITS map: no path or values");
+/*
+** Write the map of `values` (order `order`) to each of paths[0..n): the
+** bytes are rendered once, in 1 MiB pieces, and each piece is written to
+** every file (point_map.fits and skymap.fits are the same map).
+*/
+static int write_healpix_fits_multi(const char *const *paths, int n, const int64_t *values,
+                                    int order, st_error *err) {
+  ST_CHECK(paths && values && n >= 1 && n <= 4, err, ST_ERR_INVALID, "FITS map: no path or values");
   ST_CHECK(order >= 0 && order <= ST_HPX_MAX_ORDER, err, ST_ERR_INVALID,
-           "%s: FITS map: bad order %d", path, order);
+           "%s: FITS map: bad order %d", paths[0], order);
   int64_t npix = st_hpx_npix(order), nzero = 0;
   for (int64_t p = 0; p < npix; p++) nzero += values[p] == 0;
   /* hats: num_zeroes / len(histogram) > 0.5 -> explicit */
@@ -188,7 +186,7 @@ int st_import_write_healpix_fits(const char *path, const int64_t *values, int or
   snprintf(creator, sizeof creator, "skytile %s", SKYTILE_VERSION);
 
   fits_hdr *h = st_malloc(sizeof *h);
-  ST_CHECK(h, err, ST_ERR_NOMEM, "%s: FITS map: out of memory", path);
+  ST_CHECK(h, err, ST_ERR_NOMEM, "%s: FITS map: out of memory", paths[0]);
   h->n = 0;
   card_logical(h, "SIMPLE", 1);
   card_int(h, "BITPIX", 8);
@@ -233,43 +231,59 @@ int st_import_write_healpix_fits(const char *path, const int64_t *values, int or
   }
   card_end(h);
 
-  st_outfile *o = NULL;
-  int rc = st_outfile_open(path, &o, err);
-  if (!rc) rc = st_outfile_write(o, h->a, h->n, err);
+  st_outfile *o[4] = {NULL};
+  int rc = 0;
+  for (int i = 0; i < n && !rc; i++) rc = st_outfile_open(paths[i], &o[i], err);
+  for (int i = 0; i < n && !rc; i++) rc = st_outfile_write(o[i], h->a, h->n, err);
   st_free(h);
-  /* rows in chunks of 4096 */
-  enum { CHUNK = 4096 };
+  /* rows in pieces of CHUNK rows (at most 1 MiB) */
+  enum { CHUNK = 65536 };
   uint8_t *buf = rc ? NULL : st_malloc(CHUNK * 16);
-  if (!rc && !buf) rc = st_fail(err, ST_ERR_NOMEM, "%s: FITS map: out of memory", path);
-  size_t fill = 0;
-  for (int64_t p = 0; p < npix && !rc; p++) {
+  if (!rc && !buf) rc = st_fail(err, ST_ERR_NOMEM, "%s: FITS map: out of memory", paths[0]);
+  size_t fill = 0, full = (size_t)CHUNK * (size_t)width;
+  for (int64_t p0 = 0; p0 < npix && !rc; p0 += CHUNK) {
+    int64_t p1 = p0 + CHUNK < npix ? p0 + CHUNK : npix;
     if (explicit_) {
-      if (values[p] == 0) continue;
-      put_be64(buf + fill, (uint64_t)p);
-      put_be64(buf + fill + 8, (uint64_t)values[p]);
-      fill += 16;
+      for (int64_t p = p0; p < p1; p++) {
+        if (!values[p]) continue;
+        uint64_t be[2] = {__builtin_bswap64((uint64_t)p), __builtin_bswap64((uint64_t)values[p])};
+        memcpy(buf + fill, be, 16);
+        fill += 16;
+        if (fill == full) {
+          for (int i = 0; i < n && !rc; i++) rc = st_outfile_write(o[i], buf, fill, err);
+          fill = 0;
+        }
+      }
     } else {
-      put_be64(buf + fill, (uint64_t)values[p]);
-      fill += 8;
-    }
-    if (fill == CHUNK * 16 || (!explicit_ && fill == CHUNK * 8)) {
-      rc = st_outfile_write(o, buf, fill, err);
+      for (int64_t p = p0; p < p1; p++) {
+        uint64_t be = __builtin_bswap64((uint64_t)values[p]);
+        memcpy(buf + fill + (size_t)(p - p0) * 8, &be, 8);
+      }
+      fill += (size_t)(p1 - p0) * 8;
+      for (int i = 0; i < n && !rc; i++) rc = st_outfile_write(o[i], buf, fill, err);
       fill = 0;
     }
   }
-  if (!rc && fill) rc = st_outfile_write(o, buf, fill, err);
+  for (int i = 0; i < n && !rc && fill; i++) rc = st_outfile_write(o[i], buf, fill, err);
   uint64_t data = (uint64_t)nrows * (uint64_t)width;
   size_t pad = (size_t)((FITS_BLOCK - data % FITS_BLOCK) % FITS_BLOCK);
   if (!rc && pad) {
     memset(buf, 0, pad);  /* pad < 2880 <= CHUNK*16 */
-    rc = st_outfile_write(o, buf, pad, err);
+    for (int i = 0; i < n && !rc; i++) rc = st_outfile_write(o[i], buf, pad, err);
   }
   st_free(buf);
-  if (rc) {
-    st_outfile_abort(o);
-    return rc;
+  for (int i = 0; i < n; i++) {
+    if (!o[i]) continue;
+    if (rc) st_outfile_abort(o[i]);
+    else rc = st_outfile_commit(o[i], err);
   }
-  return st_outfile_commit(o, err);
+  return rc;
+}
+
+int st_import_write_healpix_fits(const char *path, const int64_t *values, int order,
+                                 st_error *err) {
+  ST_CHECK(path && values, err, ST_ERR_INVALID, "FITS map: no path or values");
+  return write_healpix_fits_multi(&path, 1, values, order, err);
 }
 
 int st_import_write_skymaps(const char *catalog_dir, const int64_t *hist, int order,
@@ -282,10 +296,11 @@ int st_import_write_skymaps(const char *catalog_dir, const int64_t *hist, int or
     ST_CHECK(alt_orders[i] >= 0 && alt_orders[i] <= order, err, ST_ERR_INVALID,
              "skymap: alternative order %d must be between 0 and the skymap order %d",
              alt_orders[i], order);
+  char path2[4096];
   ST_TRY(st_imp_path(path, sizeof path, catalog_dir, "point_map.fits", err));
-  ST_TRY(st_import_write_healpix_fits(path, hist, order, err));
-  ST_TRY(st_imp_path(path, sizeof path, catalog_dir, "skymap.fits", err));
-  ST_TRY(st_import_write_healpix_fits(path, hist, order, err));
+  ST_TRY(st_imp_path(path2, sizeof path2, catalog_dir, "skymap.fits", err));
+  const char *both[2] = {path, path2};
+  ST_TRY(write_healpix_fits_multi(both, 2, hist, order, err));
   for (int i = 0; i < n_alt; i++) {
     int k = alt_orders[i];
     int64_t n = st_hpx_npix(k), group = (int64_t)1 << (2 * (order - k));

@@ -3,8 +3,9 @@
 ** following hats-import's catalog pipeline stage by stage:
 **
 **   Mapping    per-file row-count (and, with a byte threshold, byte-size)
-**              histograms at the mapping order (map.c), persisted in the
-**              state directory (state.c)
+**              histograms at the mapping order from the ra/dec columns only
+**              (map.c), appended to one log per worker in the state
+**              directory (state.c)
 **   Binning    st_bin (hats' generate_alignment, constant order, existing
 **              pixels, byte threshold) -> partitions + alignment
 **   Splitting  rows -> per-thread spill files grouped by partition (split.c)
@@ -25,15 +26,22 @@
 **
 ** Directories: the catalog is built in OUTPUT.tmp-skytile and renamed to
 ** OUTPUT at the end (an existing OUTPUT is an error unless overwrite; it is
-** then moved aside and removed after the rename).  State and intermediates
-** live in OUTPUT.skytile-state (or TMP_DIR/NAME.skytile-state), removed on
-** success.  Resume (`resume`): the saved per-file histograms are reused
-** (state.c checks path and order); if STATE/options.txt (the options that
-** shape the leaves) is unchanged and the saved split index matches the new
-** binning, splitting is skipped and the leaves already in the build
-** directory with the expected row count are kept (a failure or an
-** interruption from the reducing stage on keeps the build directory for
-** this; temporaries left by a killed run are removed).
+** then moved aside and removed after the rename).  Missing parent
+** directories of OUTPUT and of the state directory are created.  State and
+** intermediates live in OUTPUT.skytile-state (or TMP_DIR/NAME.skytile-state),
+** removed on success.  A state directory left by an unfinished run is an
+** error naming both ways out (--resume continues it, --overwrite discards
+** it).  Resume (`resume`): STATE/options.txt holds the options that shape
+** the catalog; different ones are an error naming the first difference.
+** The map logs (state.c) give the histograms of the inputs already mapped
+** (a different input set is an error; inputs that have no record, e.g. ones
+** that failed, may be left out; a changed file is mapped again).  If the
+** unified schema is unchanged, the inputs are the saved list and none
+** changed, and the saved split index matches the new binning, splitting is
+** skipped and the leaves already in the build directory with the expected
+** row count are kept (the build directory is kept on a failure or an
+** interruption from the reducing stage on, and whenever a resumed run
+** fails; temporaries left by a killed run are removed).
 **
 ** Cancellation: o->cancel is polled by every stage (per input file and
 ** batch, per spill row group, per partition, per merge batch, per 256
@@ -185,12 +193,17 @@ int64_t st_imp_table_bytes(const st_table *t) {
 
 int st_imp_pixels(const st_imp_ctx *c, const st_table *t, int order, double *ra, double *dec,
                   int64_t *out, st_error *err) {
+  return st_imp_pixels_at(c, t, order, c->ra_idx, c->dec_idx, c->h29_idx, ra, dec, out, err);
+}
+
+int st_imp_pixels_at(const st_imp_ctx *c, const st_table *t, int order, int ra_idx, int dec_idx,
+                     int h29_idx, double *ra, double *dec, int64_t *out, st_error *err) {
   int64_t n = t->n_rows;
   if (!c->use_h29) {
-    ST_TRY(st_imp_coords(t, c->ra_idx, c->dec_idx, ra, dec, err));
-    return st_hpx_ang2pix_batch(order, ra, dec, n, out, err);
+    ST_TRY(st_imp_coords(t, ra_idx, dec_idx, ra, dec, err));
+    return st_hpx_ang2pix_hats_batch(order, ra, dec, n, out, err);  /* hats semantics */
   }
-  const st_array *a = t->columns[c->h29_idx];
+  const st_array *a = t->columns[h29_idx];
   const int64_t *v = (const int64_t *)a->buf[1] + a->offset;
   const int64_t top = (int64_t)12 << 58;
   int sh = 2 * (29 - order);
@@ -275,6 +288,107 @@ void st_imp_radix_sort(uint64_t *keys, int64_t *vals, int64_t n, uint64_t max_ke
     memcpy(keys, sk, (size_t)n * 8);
     if (vals) memcpy(vals, sv, (size_t)n * 8);
   }
+}
+
+/* ---- fixed-size lists through Parquet intermediates --------------------- */
+
+/* a (field f: LIST or LARGE_LIST) as a FIXED_LIST array of field `to`
+** (recursively for nested fixed lists): every valid slot must hold exactly
+** to->byte_width elements (else ST_ERR_SCHEMA); a null slot gets that many
+** null elements. */
+static int fixed_from_list(const st_field *f, const st_array *a, const st_field *to,
+                           st_array **out, int depth, st_error *err) {
+  *out = NULL;
+  ST_CHECK(depth < 64, err, ST_ERR_LIMIT, "fixed-size list nested too deep");
+  int64_t n = a->length, w = to->byte_width, total;
+  ST_CHECK(w >= 0 && !__builtin_mul_overflow(n, w, &total), err, ST_ERR_LIMIT,
+           "fixed-size list too large");
+  bool large = f->type == ST_T_LARGE_LIST;
+  int64_t *idx = malloc((size_t)(total ? total : 1) * sizeof *idx);
+  ST_CHECK(idx, err, ST_ERR_NOMEM, "out of memory");
+  int64_t nulls = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t j = a->offset + i;
+    int64_t s = large ? ((const int64_t *)a->buf[1])[j] : ((const int32_t *)a->buf[1])[j];
+    int64_t e = large ? ((const int64_t *)a->buf[1])[j + 1] : ((const int32_t *)a->buf[1])[j + 1];
+    bool valid = st_array_is_valid(a, i);
+    if (valid && e - s != w) {
+      free(idx);
+      return st_fail(err, ST_ERR_SCHEMA, "column '%s': a list of %lld values, expected %lld",
+                     f->name ? f->name : "", (long long)(e - s), (long long)w);
+    }
+    nulls += !valid;
+    for (int64_t k = 0; k < w; k++) idx[i * w + k] = valid ? s + k : -1;
+  }
+  st_array *child = NULL, *conv = NULL;
+  int rc = st_array_take(&f->children[0], a->children[0], idx, total, &child, err);
+  free(idx);
+  if (!rc && to->children[0].type == ST_T_FIXED_LIST &&
+      (f->children[0].type == ST_T_LIST || f->children[0].type == ST_T_LARGE_LIST)) {
+    rc = fixed_from_list(&f->children[0], child, &to->children[0], &conv, depth + 1, err);
+    st_array_free(child);
+    child = conv;
+  }
+  st_array *o = rc ? NULL : st_array_new();
+  if (!rc && !o) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
+  if (!rc) o->children = calloc(1, sizeof *o->children);
+  if (!rc && !o->children) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
+  if (!rc && nulls) {
+    st_mem *v = st_mem_new((size_t)(n + 7) / 8 + 1);
+    if (!v) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
+    else {
+      memset(v->data, 0, (size_t)(n + 7) / 8 + 1);
+      for (int64_t i = 0; i < n; i++)
+        if (st_array_is_valid(a, i)) v->data[i >> 3] |= (uint8_t)(1u << (i & 7));
+      o->mem[0] = v, o->buf[0] = v->data;
+    }
+  }
+  if (rc) {
+    st_array_free(child);
+    st_array_free(o);
+    return rc;
+  }
+  o->length = n, o->null_count = nulls, o->n_buffers = 1;
+  o->children[0] = child, o->n_children = 1;
+  *out = o;
+  return 0;
+}
+
+/* Does `f` (a list type read from Parquet) become `to` (a fixed-size list)? */
+static bool list_to_fixed(const st_field *f, const st_field *to) {
+  if (to->type != ST_T_FIXED_LIST || (f->type != ST_T_LIST && f->type != ST_T_LARGE_LIST) ||
+      f->n_children != 1 || to->n_children != 1)
+    return false;
+  const st_field *a = &f->children[0], *b = &to->children[0];
+  if (b->type == ST_T_FIXED_LIST) return list_to_fixed(a, b);
+  char ta[256], tb[256]; /* the element types (their names may differ) */
+  st_field_type_string(a, ta, sizeof ta);
+  st_field_type_string(b, tb, sizeof tb);
+  return !strcmp(ta, tb);
+}
+
+int st_imp_restore_fixed_lists(const st_field *schema, st_table *t, st_error *err) {
+  for (int i = 0; i < t->n_columns; i++) {
+    st_field *f = &t->schema.children[i];
+    const st_field *to = NULL;
+    for (int k = 0; k < schema->n_children && !to; k++)
+      if (schema->children[k].name && f->name && !strcmp(schema->children[k].name, f->name))
+        to = &schema->children[k];
+    if (!to || !list_to_fixed(f, to)) continue;
+    st_array *a = NULL;
+    ST_TRY(fixed_from_list(f, t->columns[i], to, &a, 0, err));
+    st_field nf;
+    if (st_field_copy(&nf, to)) {
+      st_array_free(a);
+      return st_fail(err, ST_ERR_NOMEM, "out of memory");
+    }
+    nf.nullable = nf.nullable || f->nullable;
+    st_array_free(t->columns[i]);
+    t->columns[i] = a;
+    st_field_clear(f);
+    *f = nf;
+  }
+  return 0;
 }
 
 /* A row size estimate from the schema (8 bytes per value, 32 per string). */
@@ -457,48 +571,117 @@ static int parse_sort_columns(st_imp_ctx *c, st_error *err) {
   return 0;
 }
 
-/* The options that shape the leaves (a resumed run keeps leaves only if
-** they are unchanged); compared with STATE/options.txt. */
-static int options_match(st_imp_ctx *c, bool *same, st_error *err) {
+static uint64_t mix_str(uint64_t h, const char *p) {
+  for (; p && *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+  return (h ^ 0xff) * 1099511628211ULL;
+}
+
+/* The options that shape the catalog, as STATE/options.txt holds them: a
+** resumed run with different ones is an error (hard part); the unified
+** schema (soft part, after a "--" line) may change when a fixed input joins
+** and only decides whether the saved split is reused (*same). */
+static int options_match(st_imp_ctx *c, bool fresh, bool *same, st_error *err) {
   const st_import_options *o = c->o;
+  const st_input_options *in = &c->in_opt;
   char cur[8192], old[8192] = {0}, path[4200];
-  /* FNV-1a of the existing partitions and of the column selections */
-  uint64_t h = 1469598103934665603ULL;
+  /* FNV-1a of the existing partitions, the column selections and the
+  ** reader options */
+  uint64_t h = 1469598103934665603ULL, r = h, sh = h;
 #define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ULL)
   for (int64_t i = 0; i < o->n_existing; i++) MIX(o->existing_orders[i]), MIX(o->existing_pixels[i]);
-  const st_input_options *in = &c->in_opt;
-  for (int i = 0; i < in->n_columns; i++)
-    for (const char *p = in->columns[i]; *p; p++) MIX(*p);
+  for (int i = 0; i < in->n_columns; i++) h = mix_str(h, in->columns[i]);
   MIX(0xff);
-  for (int i = 0; i < in->n_drop; i++)
-    for (const char *p = in->drop_columns[i]; *p; p++) MIX(*p);
+  for (int i = 0; i < in->n_drop; i++) h = mix_str(h, in->drop_columns[i]);
 #undef MIX
+  r = mix_str(r, in->format ? in->format : "auto");
+  r = (r ^ (uint64_t)(uint8_t)in->delimiter) * 1099511628211ULL;
+  r = (r ^ (uint64_t)(uint8_t)in->quote) * 1099511628211ULL;
+  r = (r ^ (uint64_t)(uint8_t)in->comment) * 1099511628211ULL;
+  r = (r ^ (uint64_t)in->header) * 1099511628211ULL;
+  r = (r ^ (uint64_t)in->fits_hdu) * 1099511628211ULL;
+  for (int i = 0; i < in->n_column_names; i++) r = mix_str(r, in->column_names[i]);
+  r = (r ^ (uint64_t)in->n_null_values ^ ((uint64_t)(in->null_values != NULL) << 40)) *
+      1099511628211ULL;
+  for (int i = 0; i < in->n_null_values; i++) r = mix_str(r, in->null_values[i]);
+  for (int i = 0; i < c->schema.n_children; i++) {
+    char ts[256];
+    st_field_type_string(&c->schema.children[i], ts, sizeof ts);
+    sh = mix_str(mix_str(sh, c->schema.children[i].name), ts);
+  }
   int k = snprintf(cur, sizeof cur,
            "ra=%s\ndec=%s\nsort=%s\ncodec=%d:%d\nrgrows=%lld\nhighest=%d\nlowest=%d\n"
            "constant=%d\nthreshold=%lld\ndrop=%d\nbytes=%lld\nsubtile=%d\nexisting=%lld:%llx\n"
-           "columns=%llx\nfilename=%s:%s\nh29=%d\n",
+           "columns=%llx\nfilename=%s:%s\nh29=%d\nreader=%llx\n--\nschema=%llx\n",
            o->ra_column, o->dec_column, o->sort_columns ? o->sort_columns : "", o->compression,
            o->compression_level, (long long)o->row_group_rows, o->highest_order, o->lowest_order,
            o->constant_order, (long long)o->pixel_threshold, (int)o->drop_empty_siblings,
            (long long)o->byte_threshold, o->row_group_subtile_delta, (long long)o->n_existing,
            (unsigned long long)h, (unsigned long long)h,
            in->filename_regex ? in->filename_regex : "", in->filename_column ? in->filename_column : "",
-           c->use_h29);
+           c->use_h29, (unsigned long long)r, (unsigned long long)sh);
   ST_CHECK(k > 0 && (size_t)k < sizeof cur, err, ST_ERR_INVALID, "import: options too long");
   snprintf(path, sizeof path, "%s/options.txt", c->state_dir);
-  FILE *f = fopen(path, "rb");
+  FILE *f = fresh ? NULL : fopen(path, "rb");
   if (f) {
     size_t n = fread(old, 1, sizeof old - 1, f);
     old[n] = 0;
     fclose(f);
   }
+  if (f && strstr(old, "\n--\n")) {
+    /* the first differing line of the hard part (before the "--" line) */
+    const char *p = old, *q = cur;
+    for (;;) {
+      int lp = (int)strcspn(p, "\n"), lq = (int)strcspn(q, "\n");
+      bool ep = !*p || (lp == 2 && !strncmp(p, "--", 2)), eq = !*q || (lq == 2 && !strncmp(q, "--", 2));
+      if (ep && eq) break;
+      if (ep || eq || lp != lq || memcmp(p, q, (size_t)lp))
+        return st_fail(err, ST_ERR_INVALID,
+                       "--resume: the interrupted import used other options (%.*s, now %.*s; "
+                       "see %s); run it with the same options, or use --overwrite to discard "
+                       "the saved state and start over",
+                       lp, p, lq, q, path);
+      p += lp + (p[lp] != 0), q += lq + (q[lq] != 0);
+    }
+  }
   *same = f && !strcmp(old, cur);
+  if (f && *same) return 0;
   f = fopen(path, "wb");
   if (!f || fputs(cur, f) < 0 || fclose(f)) {
     if (f) fclose(f);
     return st_fail(err, ST_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
   }
   return 0;
+}
+
+/* mkdir -p: create dir and its missing parents. */
+static int mkdir_p(const char *dir, st_error *err) {
+  char p[4200];
+  int k = snprintf(p, sizeof p, "%s", dir);
+  ST_CHECK(k > 0 && (size_t)k < sizeof p, err, ST_ERR_INVALID, "%s: path too long", dir);
+  for (char *s = p + 1; ; s++) {
+    if (*s && *s != '/') continue;
+    char ch = *s;
+    *s = 0;
+    struct stat st;
+    if (mkdir(p, 0777) && errno != EEXIST)
+      return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", p, strerror(errno));
+    if (stat(p, &st) || !S_ISDIR(st.st_mode))
+      return st_fail(err, ST_ERR_IO, "%s: cannot create directory: not a directory", p);
+    if (!ch) break;
+    *s = ch;
+  }
+  return 0;
+}
+
+/* mkdir -p of the directory holding path (nothing if path has no '/'). */
+static int mkdir_parent(const char *path, st_error *err) {
+  char p[4200];
+  int k = snprintf(p, sizeof p, "%s", path);
+  ST_CHECK(k > 0 && (size_t)k < sizeof p, err, ST_ERR_INVALID, "%s: path too long", path);
+  char *s = strrchr(p, '/');
+  if (!s || s == p) return 0;
+  *s = 0;
+  return mkdir_p(p, err);
 }
 
 /* ---- the run ------------------------------------------------------------------ */
@@ -551,15 +734,31 @@ static int run(st_imp_ctx *c, st_error *err) {
   c->hcol = c->use_h29 ? c->h29_idx : 0;
   c->col_shift = c->use_h29 ? 0 : 1;
   ST_TRY(parse_sort_columns(c, err));
-  /* directories */
-  if (!o->resume) ST_TRY(rm_rf(c->state_dir, err));
-  if (mkdir(c->state_dir, 0777) && errno != EEXIST)
-    return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", c->state_dir, strerror(errno));
-  if (!o->resume) ST_TRY(rm_rf(c->build_dir, err));
+  /* directories (missing parents are created); state left by an unfinished
+  ** run is continued with --resume, discarded with --overwrite, else an
+  ** error (the build directory is then kept for a resume) */
+  bool fresh = true, same_opts = false, same_inputs = false;
+  if (!lstat(c->state_dir, &st)) {
+    if (o->resume) {
+      fresh = false;
+      c->keep_build = true;
+    } else if (o->overwrite) {
+      ST_TRY(rm_rf(c->state_dir, err));
+    } else {
+      c->keep_build = true;
+      return st_fail(err, ST_ERR_INVALID,
+                     "%s holds the state of an unfinished import into %s: run the same command "
+                     "with --resume to continue it, or add --overwrite to discard it and start "
+                     "over",
+                     c->state_dir, o->output);
+    }
+  }
+  ST_TRY(mkdir_parent(c->build_dir, err));
+  ST_TRY(mkdir_p(c->state_dir, err));
+  if (fresh) ST_TRY(rm_rf(c->build_dir, err));
   if (mkdir(c->build_dir, 0777) && errno != EEXIST)
     return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", c->build_dir, strerror(errno));
-  bool same_opts = false;
-  ST_TRY(options_match(c, &same_opts, err));
+  ST_TRY(options_match(c, fresh, &same_opts, err));
   /* map */
   c->hist_npix = st_hpx_npix(c->map_order);
   c->hist = calloc((size_t)c->hist_npix, 8);
@@ -569,6 +768,7 @@ static int run(st_imp_ctx *c, st_error *err) {
     ST_CHECK(c->bytes_hist, err, ST_ERR_NOMEM, "out of memory for the order-%d histogram",
              c->map_order);
   }
+  ST_TRY(st_imp_state_map_begin(c, fresh, &same_inputs, err));
   c->done = 0;
   ST_TRY(st_imp_map(c, err));
   ST_TRY(st_imp_check_cancel(c, err));
@@ -629,7 +829,7 @@ static int run(st_imp_ctx *c, st_error *err) {
   st_imp_progress(c, "Binning", 1, 1);
   /* split (skipped on resume when its index matches this binning) */
   int split_done = 0;
-  if (o->resume && same_opts)
+  if (!fresh && same_opts && same_inputs)
     ST_TRY(st_imp_state_load_split(c->state_dir, &c->bin, 256, &c->runs, &c->nruns, &split_done,
                                    err));
   for (int64_t r = 0; split_done && r < c->nruns; r++)
@@ -762,6 +962,8 @@ int st_import_run(const st_import_options *o, st_error *err) {
   free(c.bytes_hist);
   free(c.runs);
   free(c.failed);
+  free(c.mapped);
+  free(c.state_idx);
   free(c.sort_cols);
   free(c.bucket_of);
   free(c.bucket_first);

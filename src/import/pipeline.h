@@ -5,7 +5,8 @@
 **   pipeline.c  options, thread pool, output directory handling, bin and
 **               finish stages, orchestration
 **   map.c       map stage: per-file row-count histograms at highest_order
-**   state.c     the state directory: persisted per-file histograms
+**   state.c     the state directory: input list, per-worker map logs,
+**               split index
 **   split.c     split stage: rows -> per-thread spill files (see split.c)
 **   reduce.c    reduce stage: spill runs -> sorted leaf Parquet files
 **               (in memory, or by external merge sort over the budget)
@@ -80,6 +81,10 @@ typedef struct st_imp_ctx {
   bool keep_build;          /* on failure keep build_dir (for a resume)     */
   pthread_mutex_t lock;
   char *failed;             /* per input file: 1 if it failed               */
+  char *mapped;             /* per input file: 1 if its histogram came from */
+                            /* the state (resume)                           */
+  int64_t *state_idx;       /* per input file: its index in inputs.lst      */
+  int sample_files;         /* files sampled for the row size (map.c)       */
   int nfailed;              /* input files that failed                      */
   char failed_list[512];    /* their names, for the final message          */
   int64_t done;             /* progress counter (under lock)                */
@@ -106,6 +111,10 @@ int64_t st_imp_table_bytes(const st_table *t);
 ** not null, a valid order-29 pixel). */
 int st_imp_pixels(const st_imp_ctx *c, const st_table *t, int order, double *ra, double *dec,
                   int64_t *out, st_error *err);
+/* The same for a batch whose ra/dec (or _healpix_29) are the columns
+** ra_idx/dec_idx (h29_idx) of t (e.g. a batch of those columns only). */
+int st_imp_pixels_at(const st_imp_ctx *c, const st_table *t, int order, int ra_idx, int dec_idx,
+                     int h29_idx, double *ra, double *dec, int64_t *out, st_error *err);
 
 /* Extract ra/dec of batch t as doubles (n values); null -> error. */
 int st_imp_coords(const st_table *t, int ra_idx, int dec_idx, double *ra, double *dec,
@@ -123,6 +132,16 @@ int st_imp_state_save_split(const char *state_dir, const st_bin_result *b, const
 int st_imp_state_load_split(const char *state_dir, const st_bin_result *b, int nspill,
                             st_imp_run **runs, int64_t *nruns, int *found, st_error *err);
 
+/* Fixed-size lists lost through a Parquet intermediate: the columns of t
+** that are lists where the same-named column of `schema` (a STRUCT, e.g.
+** c->schema) is a fixed-size list (TDIM FITS columns, fixed_size_list
+** Parquet inputs) become fixed-size lists again, in place (a list of
+** another length: ST_ERR_SCHEMA).  Our reader returns such columns as
+** lists (it does not restore types from ARROW:schema), so every table
+** read back from a spill or run file passes through this (reduce.c) before
+** leaves are written. */
+int st_imp_restore_fixed_lists(const st_field *schema, st_table *t, st_error *err);
+
 /* True if --sort-columns can sort by a column of this type (reduce.c). */
 bool st_imp_sortable(st_type_id t);
 
@@ -130,16 +149,26 @@ int st_imp_map(st_imp_ctx *c, st_error *err);
 int st_imp_split(st_imp_ctx *c, st_error *err);
 int st_imp_reduce(st_imp_ctx *c, st_error *err);
 
-/* State: per-file sparse histograms "state/map/F.hist" (see state.c);
-** `bytes` (estimated in-memory bytes per pixel) may be NULL. */
-int st_imp_state_save_hist(const char *state_dir, int file, const char *path, int order,
-                           const int64_t *pix, const int64_t *cnt, const int64_t *bytes, int64_t n,
-                           st_error *err);
-/* Load into hist (and bytes_hist unless NULL; adds); *found = 0 if absent or
-** unusable (also when saved with/without bytes and asked the other way). */
-int st_imp_state_load_hist(const char *state_dir, int file, const char *path, int order,
-                           int64_t *hist, int64_t *bytes_hist, int64_t npix, int *found,
-                           st_error *err);
+/* Map state (state.c).  st_imp_state_map_begin, once before mapping (with
+** c->hist, c->bytes_hist and c->hist_npix set): on a new state (fresh) it
+** writes STATE/inputs.lst and sets c->state_idx[i] = i; otherwise it matches
+** the current inputs with the saved list (a clear error for a different
+** input set), reads the map logs (cutting torn tails) and adds the saved
+** histograms of unchanged files to c->hist, marking them in c->mapped.
+** *same_inputs: the inputs are the saved list, in order, and none changed
+** (a saved split index may then be reused). */
+int st_imp_state_map_begin(st_imp_ctx *c, bool fresh, bool *same_inputs, st_error *err);
+/* A map worker's append-only log (STATE/map/log-W.bin). */
+typedef struct st_imp_maplog st_imp_maplog;
+int st_imp_maplog_open(const st_imp_ctx *c, int worker, st_imp_maplog **out, st_error *err);
+/* Append the sparse histogram of input `input` (index in inputs.lst: its
+** c->state_idx): pixels ascending, counts, and bytes (NULL unless byte
+** threshold mode); size and mtime_ns identify the file's version. */
+int st_imp_maplog_add(st_imp_maplog *l, int64_t input, int64_t size, int64_t mtime_ns,
+                      const int64_t *pix, const int64_t *cnt, const int64_t *bytes, int64_t n,
+                      st_error *err);
+/* Write out, fsync and close (NULL-safe); frees l even on error. */
+int st_imp_maplog_close(st_imp_maplog *l, st_error *err);
 
 /* Estimated in-memory bytes of each row of t (hats' get_mem_size_per_row
 ** model, see map.c), added to out[0..n_rows). */

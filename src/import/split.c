@@ -27,9 +27,23 @@
 ** number of intermediate files is the number of threads.  Cancellation is
 ** polled per input batch; an interrupted split leaves no index, so a
 ** resumed run splits again (the spill files are rewritten).
+**
+** Fewer files than threads (e.g. one big CSV): the workers pair up.  In
+** pair k, one worker reads (parses) the files and queues their batches
+** (at most PIPE_DEPTH waiting), the other gathers and distributes them
+** (ang2pix, sort, spill writing) with the pair's split_worker state (spill
+** file spill-k), so parsing and distributing overlap.  Batches are
+** distributed in the order they were read (one state, a FIFO queue, and
+** whoever distributes holds `consume`), so the runs and the result are
+** those of a single worker.  A reader that finds the queue full and
+** `consume` free distributes a batch itself (a pair also completes when
+** its two workers run one after the other).
 */
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <sys/stat.h>
 #include <errno.h>
@@ -39,8 +53,14 @@
 #include "skytile/healpix.h"
 #include "skytile/parquet.h"
 
+#define PIPE_DEPTH 2
+
+typedef struct split_pipe split_pipe;
+
 typedef struct split_job {
-  int next;   /* next file (atomic) */
+  int next;          /* next file (atomic)                        */
+  int npairs;        /* reader/distributor pairs (0: no pairing)  */
+  split_pipe *pipes; /* npairs                                    */
 } split_job;
 
 typedef struct split_worker {
@@ -289,52 +309,214 @@ static int split_file(st_imp_ctx *c, int worker, split_worker *sw, int f, st_err
   return rc;
 }
 
-static int split_worker_fn(st_imp_ctx *c, int worker, void *arg, st_error *err) {
-  split_job *j = arg;
-  split_worker sw = {0};
+/* Empty state of a distributing worker (its spill schema: _healpix_29 +
+** the input columns). */
+static int sw_init(st_imp_ctx *c, split_worker *sw, st_error *err) {
+  memset(sw, 0, sizeof *sw);
+  sw->cnt = calloc((size_t)(c->bin.nparts ? c->bin.nparts : 1), 8);
+  sw->pos = calloc((size_t)(c->bin.nparts ? c->bin.nparts : 1), 8);
   int rc = 0;
-  sw.cnt = calloc((size_t)(c->bin.nparts ? c->bin.nparts : 1), 8);
-  sw.pos = calloc((size_t)(c->bin.nparts ? c->bin.nparts : 1), 8);
-  if (!sw.cnt || !sw.pos) rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory");
-  if (!rc) rc = st_field_init(&sw.spill_schema, "schema", ST_T_STRUCT, false);
+  if (!sw->cnt || !sw->pos) rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory");
+  if (!rc) rc = st_field_init(&sw->spill_schema, "schema", ST_T_STRUCT, false);
   if (!rc && !c->use_h29) {
     st_field hf;
     rc = st_field_init(&hf, "_healpix_29", ST_T_INT64, true);
-    if (!rc) rc = st_field_add_child(&sw.spill_schema, &hf);
+    if (!rc) rc = st_field_add_child(&sw->spill_schema, &hf);
     st_field_clear(&hf);
   }
   for (int i = 0; !rc && i < c->schema.n_children; i++)
-    rc = st_field_add_child(&sw.spill_schema, &c->schema.children[i]);
+    rc = st_field_add_child(&sw->spill_schema, &c->schema.children[i]);
+  return rc;
+}
+
+/* Unless rc: flush what is gathered, close the spill file and add the runs
+** to c->runs.  Frees the state; returns rc or the first new error. */
+static int sw_finish(st_imp_ctx *c, int worker, split_worker *sw, int rc, st_error *err) {
+  if (!rc) rc = split_flush(c, worker, sw, err);
+  acc_clear(sw);
+  free(sw->acc), free(sw->seg_file), free(sw->seg_rows);
+  if (sw->w) {
+    if (rc) st_pq_writer_abort(sw->w);
+    else rc = st_pq_writer_close(sw->w, err);
+  }
+  if (!rc && sw->nruns) {
+    pthread_mutex_lock(&c->lock);
+    if (c->nruns + sw->nruns > c->runs_cap) {
+      int64_t nc = c->nruns + sw->nruns;
+      st_imp_run *p = realloc(c->runs, (size_t)nc * sizeof *p);
+      if (!p) rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory");
+      else c->runs = p, c->runs_cap = nc;
+    }
+    if (!rc) {
+      memcpy(c->runs + c->nruns, sw->runs, (size_t)sw->nruns * sizeof *sw->runs);
+      c->nruns += sw->nruns;
+    }
+    pthread_mutex_unlock(&c->lock);
+  }
+  free(sw->cnt), free(sw->pos), free(sw->runs);
+  st_field_clear(&sw->spill_schema);
+  memset(sw, 0, sizeof *sw);
+  return rc;
+}
+
+/* ---- reader/distributor pairs --------------------------------------------- */
+
+typedef struct pipe_item {
+  st_table *t;
+  int file;
+} pipe_item;
+
+struct split_pipe {
+  pthread_mutex_t mu;          /* queue and flags                          */
+  pthread_cond_t cv;           /* queue changed, or closed/failed          */
+  pthread_mutex_t consume;     /* held while popping + distributing        */
+  pipe_item q[PIPE_DEPTH];     /* FIFO ring                                */
+  int head, n;
+  bool closed;                 /* the reader is done                       */
+  bool failed;                 /* a side failed: both stop                 */
+  bool inited;
+  split_worker sw;             /* the pair's distributing state            */
+};
+
+static int pipe_init(st_imp_ctx *c, split_pipe *p, st_error *err) {
+  int rc = sw_init(c, &p->sw, err);
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_mutex_init(&p->consume, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  p->inited = true;
+  return rc;
+}
+
+static void pipe_free(split_pipe *p) {
+  for (int i = 0; i < p->n; i++) st_table_free(p->q[(p->head + i) % PIPE_DEPTH].t);
+  p->n = 0;
+  if (p->inited) {
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->consume);
+    pthread_cond_destroy(&p->cv);
+  }
+}
+
+static void pipe_fail(split_pipe *p) {
+  pthread_mutex_lock(&p->mu);
+  p->failed = true;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* Pop and distribute one queued batch; the caller holds p->consume.  wait:
+** block until a batch comes or the reader is done.  *got: a batch was
+** distributed. */
+static int pipe_consume_one(st_imp_ctx *c, int k, split_pipe *p, bool wait, bool *got,
+                            st_error *err) {
+  pthread_mutex_lock(&p->mu);
+  while (wait && !p->n && !p->closed && !p->failed) pthread_cond_wait(&p->cv, &p->mu);
+  *got = p->n > 0 && !p->failed;
+  pipe_item it = {0};
+  if (*got) {
+    it = p->q[p->head];
+    p->head = (p->head + 1) % PIPE_DEPTH, p->n--;
+    pthread_cond_broadcast(&p->cv);
+  }
+  pthread_mutex_unlock(&p->mu);
+  if (!*got) return 0;
+  split_worker *sw = &p->sw;
+  ST_TRY(acc_push(sw, it.t, it.file, err));
+  int64_t maxb = c->split_bytes < SPLIT_BYTES ? c->split_bytes : SPLIT_BYTES;
+  bool full = c->nbuckets <= 1 && sw->acc_rows >= c->in_opt.batch_rows;
+  if (full || sw->acc_rows >= SPLIT_ROWS || sw->acc_bytes >= maxb)
+    return split_flush(c, k, sw, err);
+  return 0;
+}
+
+/* Reader of pair k: parse the files taken from j->next, queue their batches. */
+static int pipe_reader(st_imp_ctx *c, split_job *j, int k, st_error *err) {
+  split_pipe *p = &j->pipes[k];
+  int rc = 0;
+  bool stop = false;   /* the distributing side failed */
+  while (!rc && !stop) {
+    int f = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+    if (f >= c->o->n_inputs) break;
+    st_input *in = NULL;
+    if ((rc = st_input_open(c->o->inputs[f], &c->in_opt, &in, err))) break;
+    while (!rc && !stop) {
+      st_table *t = NULL;
+      if ((rc = st_imp_check_cancel(c, err))) break;
+      if ((rc = st_input_next(in, &t, err))) {
+        st_error_prefix(err, "%s: ", c->o->inputs[f]);
+        break;
+      }
+      if (!t) break;
+      if (!t->n_rows) {
+        st_table_free(t);
+        continue;
+      }
+      /* queue it; when full, distribute a batch here if the distributor is
+      ** not at work, else wait for room */
+      pthread_mutex_lock(&p->mu);
+      while (p->n == PIPE_DEPTH && !p->failed) {
+        if (pthread_mutex_trylock(&p->consume)) {
+          pthread_cond_wait(&p->cv, &p->mu);
+          continue;
+        }
+        pthread_mutex_unlock(&p->mu);
+        bool got;
+        rc = pipe_consume_one(c, k, p, false, &got, err);
+        pthread_mutex_unlock(&p->consume);
+        if (rc) pipe_fail(p);    /* its message is the reader's error */
+        pthread_mutex_lock(&p->mu);
+      }
+      stop = p->failed;
+      if (!stop) {
+        p->q[(p->head + p->n) % PIPE_DEPTH] = (pipe_item){t, f};
+        p->n++;
+        t = NULL;
+        pthread_cond_broadcast(&p->cv);
+      }
+      pthread_mutex_unlock(&p->mu);
+      st_table_free(t);
+    }
+    st_input_close(in);
+    if (!rc && !stop) st_imp_progress(c, "Splitting", 1, c->o->n_inputs);
+  }
+  pthread_mutex_lock(&p->mu);
+  if (rc) p->failed = true;
+  p->closed = true;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return rc;   /* 0 when the distributor failed: it reports its error */
+}
+
+/* Distributor of pair k: gather and split the queued batches in order. */
+static int pipe_distributor(st_imp_ctx *c, split_job *j, int k, st_error *err) {
+  split_pipe *p = &j->pipes[k];
+  int rc = 0;
+  pthread_mutex_lock(&p->consume);
+  for (;;) {
+    bool got;
+    if ((rc = pipe_consume_one(c, k, p, true, &got, err)) || !got) break;
+  }
+  pthread_mutex_unlock(&p->consume);
+  if (rc) pipe_fail(p);
+  return rc;
+}
+
+static int split_worker_fn(st_imp_ctx *c, int worker, void *arg, st_error *err) {
+  split_job *j = arg;
+  if (j->npairs) {
+    if (worker < j->npairs) return pipe_reader(c, j, worker, err);
+    if (worker < 2 * j->npairs) return pipe_distributor(c, j, worker - j->npairs, err);
+    return 0;
+  }
+  split_worker sw;
+  int rc = sw_init(c, &sw, err);
   while (!rc && !(rc = st_imp_check_cancel(c, err))) {
     int f = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
     if (f >= c->o->n_inputs) break;
     rc = split_file(c, worker, &sw, f, err);
     st_imp_progress(c, "Splitting", 1, c->o->n_inputs);
   }
-  if (!rc) rc = split_flush(c, worker, &sw, err);
-  acc_clear(&sw);
-  free(sw.acc), free(sw.seg_file), free(sw.seg_rows);
-  if (sw.w) {
-    if (rc) st_pq_writer_abort(sw.w);
-    else rc = st_pq_writer_close(sw.w, err);
-  }
-  if (!rc && sw.nruns) {
-    pthread_mutex_lock(&c->lock);
-    if (c->nruns + sw.nruns > c->runs_cap) {
-      int64_t nc = c->nruns + sw.nruns;
-      st_imp_run *p = realloc(c->runs, (size_t)nc * sizeof *p);
-      if (!p) rc = st_fail(err, ST_ERR_NOMEM, "split: out of memory");
-      else c->runs = p, c->runs_cap = nc;
-    }
-    if (!rc) {
-      memcpy(c->runs + c->nruns, sw.runs, (size_t)sw.nruns * sizeof *sw.runs);
-      c->nruns += sw.nruns;
-    }
-    pthread_mutex_unlock(&c->lock);
-  }
-  free(sw.cnt), free(sw.pos), free(sw.runs);
-  st_field_clear(&sw.spill_schema);
-  return rc;
+  return sw_finish(c, worker, &sw, rc, err);
 }
 
 int st_imp_split(st_imp_ctx *c, st_error *err) {
@@ -344,5 +526,29 @@ int st_imp_split(st_imp_ctx *c, st_error *err) {
     return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
   split_job j = {0};
   c->done = 0;
-  return st_imp_parallel(c, split_worker_fn, &j, err);
+  int nf = c->o->n_inputs;
+  if (nf >= 1 && nf < c->nthreads) {
+    j.npairs = c->nthreads / 2 < nf ? c->nthreads / 2 : nf;
+    j.pipes = calloc((size_t)j.npairs, sizeof *j.pipes);
+    if (!j.pipes) return st_fail(err, ST_ERR_NOMEM, "split: out of memory");
+  }
+  int rc = 0, k = 0;
+  while (k < j.npairs && !rc) rc = pipe_init(c, &j.pipes[k++], err);
+  if (!rc) rc = st_imp_parallel(c, split_worker_fn, &j, err);
+  /* each pair's last flush, spill file (pair k writes spill-k) and runs */
+  for (int i = 0; i < k; i++) {
+    split_pipe *p = &j.pipes[i];
+    st_error e2;
+    int r2 = sw_finish(c, i, &p->sw, rc ? rc : p->failed ? ST_ERR_INTERRUPTED : 0, rc ? &e2 : err);
+    if (!rc) rc = r2;
+    pipe_free(p);
+  }
+  free(j.pipes);
+#ifdef __GLIBC__
+  /* the batches were freed by other threads than the ones that allocated
+  ** them (reader -> distributor): give their arenas' free pages back, or
+  ** they stay in the peak RSS through the reduce stage */
+  malloc_trim(0);
+#endif
+  return rc;
 }

@@ -40,7 +40,14 @@
 **     the RLE/bit-packed index decode when no entry exceeds 32 bytes
 **     (gather_binary_rle; c->dict_offs holds the dictionary's nd+1 offsets
 **     and, at [nd+1], its longest entry);
-**   - spreading over nulls takes 8 slots per validity byte.
+**   - spreading over nulls takes 8 slots per validity byte;
+**   - selective reads (c->sel, st_pq_read_rows): a Snappy dictionary page of
+**     fixed 4/8-byte values is not decompressed up front (dict_lazy): a
+**     block of few long literals is read in place (st_snappy_view), another
+**     is decoded only as far as the largest index a page needs
+**     (st_snappy_stream); of a dictionary-encoded data page only the indices
+**     of the selected slots are read (st_rle_gather_u32) and only their
+**     values are placed (lazy_values), other slots stay undefined.
 ** Writer quirks handled: a dictionary_page_offset that points elsewhere
 ** (the first page there is not a dictionary page -> start at
 ** data_page_offset), and old parquet-mr's short total_compressed_size
@@ -282,6 +289,7 @@ void st_pq_colctx_free(st_pq_colctx *c) {
   st_buf_free(&c->sbytes);
   st_buf_free(&c->dict);
   st_buf_free(&c->dict_offs);
+  st_snappy_view_free(&c->dview);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1036,7 +1044,8 @@ static int decode_values(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_leaf
                 "dictionary-encoded page but the column chunk has no dictionary page");
       if (nn == 0) return ST_OK;
       ST_SAFETY(len >= 1 && p[0] <= 32, err, "dictionary indices: bad bit width");
-      return st_dict_decode_fixed(p + 1, len - 1, p[0], c->dict.data, (uint32_t)c->dict_n,
+      return st_dict_decode_fixed(p + 1, len - 1, p[0], c->dict_fixed ? c->dict_fixed : c->dict.data,
+                                  (uint32_t)c->dict_n,
                                   spec->ow, out, nn, err);
     }
     return decode_fixed(c, spec, enc, p, len, nn, out, err);
@@ -1071,6 +1080,33 @@ static int read_dict_page(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_lea
            ST_ERR_UNSUPPORTED, "dictionary page encoding %s not supported", enc_name(h->encoding));
   int64_t nd = h->num_values;
   ST_SAFETY(nd >= 0 && nd < INT32_MAX, err, "dictionary page: bad num_values %lld", (long long)nd);
+  c->dict_fixed = NULL;
+  if (codec == ST_CODEC_SNAPPY && spec->conv == ST_CV_COPY && (spec->ow == 4 || spec->ow == 8) &&
+      spec->pw == spec->ow && (uint64_t)nd * (uint64_t)spec->ow <= (uint64_t)h->uncompressed_page_size &&
+      (uint64_t)h->uncompressed_page_size <= c->max_alloc) {
+    size_t us = (size_t)h->uncompressed_page_size;
+    bool parsed = !st_snappy_view_parse(&c->dview, body, blen) && c->dview.ulen == (uint64_t)us;
+    /* incompressible values (e.g. distinct doubles) are one literal: used in place */
+    if (parsed && c->dview.n == 1 && c->dview.el[0].lit) c->dict_fixed = body + c->dview.el[0].src;
+    if (c->sel && !spec->keep_levels && spec->max_rep == 0) {
+      if (parsed) c->dict_lazy = 1;
+      else if (!reserve_abs(&c->dict, us + 64, err) &&
+               !st_snappy_stream_init(&c->dstream, body, blen, c->dict.data, (uint64_t)c->dict.cap) &&
+               c->dstream.ulen == (uint64_t)us)
+        c->dict_lazy = 2;
+    } else if (c->dict_fixed) {
+      c->dict_n = nd;
+      return ST_OK;
+    }
+  }
+  if (c->dict_lazy) {       /* values resolved on demand (lazy_values) */
+    c->dict_body = body;
+    c->dict_blen = blen;
+    c->dict_usize = (size_t)h->uncompressed_page_size;
+    c->dict_codec = codec;
+    c->dict_n = nd;
+    return ST_OK;
+  }
   const uint8_t *p;
   size_t len;
   ST_TRY(page_bytes(c, codec, body, blen, (size_t)h->uncompressed_page_size, &p, &len, err));
@@ -1145,6 +1181,81 @@ static int read_dict_page(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_lea
     break;
   }
   c->dict_n = nd;
+  return ST_OK;
+}
+
+/* A lazy dictionary decompressed after all (straight into c->dict: the
+   current data page may live in c->page). */
+static int dict_materialise(st_pq_colctx *c, const st_pq_leafspec *spec, st_error *err) {
+  c->dict_lazy = 0;
+  c->dict_fixed = NULL;
+  ST_TRY(cap_check(c->dict_usize, c->max_alloc, "dictionary", err));
+  ST_TRY(reserve_abs(&c->dict, c->dict_usize > 64 ? c->dict_usize : 64, err));
+  return st_codec_decompress(c->dict_codec, c->dict_body, c->dict_blen, c->dict.data, c->dict_usize, err);
+}
+
+/*
+** Lazy dictionary, dictionary-encoded page of a flat column (slot = row):
+** the values of the selected slots in [s0, s0 + ns) are stored at their
+** slots (null ones zeroed).  The dense rank of a slot is the count of valid
+** slots before it in the page; only the indices at those ranks are read
+** (st_rle_gather_u32), then the values through the view, or from the
+** stream decoded as far as the largest index.  Returns -1 when the
+** view/stream cannot resolve a value (the caller decompresses instead).
+*/
+static int lazy_values(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_leafdata *d, const uint8_t *p,
+                       size_t len, int64_t nn, int64_t s0, int64_t ns, st_error *err) {
+  ST_SAFETY(c->dict_n >= 0, err, "dictionary-encoded page but the column chunk has no dictionary page");
+  const int ow = spec->ow;
+  const uint32_t dn = (uint32_t)c->dict_n;
+  /* validity matters only when the page has nulls (nn < ns) */
+  const uint8_t *vb = spec->max_def > 0 && nn < ns ? d->valid.data : NULL;
+  int64_t q = c->sel_pos, s = s0, j = 0;
+  while (q < c->nsel && c->sel[q] < s0) q++;
+  int64_t q0 = q, q1 = q;
+  while (q1 < c->nsel && c->sel[q1] < s0 + ns) q1++;
+  c->sel_pos = q1;
+  if (q1 == q0) return ST_OK;
+  /* pass 1: dense ranks of the valid selected slots (nulls zeroed) */
+  ST_TRY(reserve_abs(&c->raw, (size_t)(q1 - q0) * 8, err));
+  ST_TRY(reserve_abs(&c->idx, (size_t)(q1 - q0) * 4, err));
+  int64_t *rk = (int64_t *)(void *)c->raw.data;
+  uint32_t *ix = (uint32_t *)(void *)c->idx.data;
+  int64_t m = 0;
+  for (q = q0; q < q1; q++) {
+    int64_t row = c->sel[q];
+    if (vb) {
+      for (; s < row && (s & 7); s++) j += BIT(vb, s);
+      for (; s + 8 <= row; s += 8) j += popcount64(vb[s >> 3]);
+      for (; s < row; s++) j += BIT(vb, s);
+      if (!BIT(vb, row)) { memset(d->values.data + row * ow, 0, (size_t)ow); continue; }
+    } else {
+      j = row - s0;
+    }
+    ST_SAFETY(j < nn, err, "dictionary indices: slot %lld past the page's values", (long long)(row - s0));
+    rk[m++] = j;
+  }
+  if (!m) return ST_OK;
+  /* their dictionary indices, read from the hybrid stream without unpacking it */
+  ST_SAFETY(len >= 1 && p[0] <= 32, err, "dictionary indices: bad bit width");
+  ST_TRY(st_rle_gather_u32(p + 1, len - 1, p[0], nn, rk, m, ix, err));
+  uint32_t xmax = 0;
+  for (int64_t k = 0; k < m; k++) {
+    ST_SAFETY(ix[k] < dn, err, "dictionary index %u out of range (dictionary has %u entries)", ix[k], dn);
+    xmax = ix[k] > xmax ? ix[k] : xmax;
+  }
+  if (c->dict_lazy == 2 && st_snappy_stream_upto(&c->dstream, ((uint64_t)xmax + 1) * (uint64_t)ow)) return -1;
+  /* pass 2: the values */
+  int64_t k = 0;
+  for (q = q0; q < q1; q++) {
+    int64_t row = c->sel[q];
+    if (vb && !BIT(vb, row)) continue;
+    uint8_t *o = d->values.data + row * ow;
+    uint32_t x = ix[k++];
+    if (c->dict_lazy == 2) memcpy(o, c->dict.data + (size_t)x * (size_t)ow, (size_t)ow);
+    else if (c->dict_fixed) memcpy(o, c->dict_fixed + (size_t)x * (size_t)ow, (size_t)ow);
+    else if (st_snappy_view_get(&c->dview, (uint64_t)x * (uint64_t)ow, (size_t)ow, o)) return -1;
+  }
   return ST_OK;
 }
 
@@ -1351,9 +1462,16 @@ static int read_data_page(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_lea
       ST_TRY(page_bytes(c, codec, vin, vlen, (size_t)vout, &p, &plen, err));
     }
   }
+  bool placed = false;   /* lazy dictionary: values already at their slots */
+  if (!values_done && c->dict_lazy && is_dict_enc(h->encoding)) {
+    int rl2 = lazy_values(c, spec, d, p, plen, nn, s0, ns, err);
+    if (rl2 > 0) return rl2;
+    if (rl2 == 0) placed = values_done = true;
+    else ST_TRY(dict_materialise(c, spec, err));
+  }
   if (!values_done) ST_TRY(decode_values(c, spec, d, h->encoding, p, plen, nn, s0, err));
   if (spec->conv == ST_CV_NULL) nn = 0;
-  if (nn < ns && spec->conv != ST_CV_NULL) {
+  if (nn < ns && spec->conv != ST_CV_NULL && !placed) {
     const uint8_t *vb = d->valid.data;
     if (spec->conv == ST_CV_BOOL) spread_bits(d->values.data, vb, s0, ns, nn);
     else if (spec->dict_out) spread_fixed(d->values.data + s0 * 4, 4, vb, s0, ns, nn);
@@ -1371,7 +1489,7 @@ static int read_data_page(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_lea
 
 int st_pq_chunk_read(st_pq_colctx *c, const st_pq_leafspec *spec, const st_pq_column_chunk *cc,
                      int64_t rg_rows, st_pq_leafdata *d, st_error *err) {
-  ST_CHECK(!cc->file_path, err, ST_ERR_UNSUPPORTED,
+  ST_CHECK(!cc->file_path || c->any_file_path, err, ST_ERR_UNSUPPORTED,
            "column chunk in external file '%s' is not supported", cc->file_path);
   ST_SAFETY(cc->has_meta, err, "column chunk has no metadata");
   const st_pq_column_meta *m = &cc->meta;
@@ -1406,6 +1524,9 @@ int st_pq_chunk_read(st_pq_colctx *c, const st_pq_leafspec *spec, const st_pq_co
   const uint8_t *base = NULL;
   ST_TRY(st_file_read(c->file, (uint64_t)start, (size_t)tot, &mem, &base, err));
   c->dict_n = -1;
+  c->dict_lazy = 0;
+  c->dict_fixed = NULL;
+  c->sel_pos = 0;
   c->chunk_values = m->num_values;
   /* Pre-size string data from the chunk's uncompressed size (PLAIN data is
      at most that; dictionary pages refine it in read_dict_page).

@@ -35,6 +35,7 @@
 #define ST_PARQUET_READER_PRIV_H
 
 #include "io/io.h"
+#include "parquet/encodings/encodings.h"
 #include "parquet/meta.h"
 
 /* How physical values become output values. */
@@ -96,6 +97,26 @@ typedef struct st_pq_colctx {
   int64_t dict_n;          /* entries; -1 when the chunk has no dictionary   */
   int64_t dict_base;       /* dict_out: index of the chunk's first entry     */
   int64_t chunk_values;    /* num_values of the chunk being read             */
+  /* Selective read (st_pq_read_rows): only the slots sel[0..nsel) (ascending,
+     chunk-relative; flat columns) need values.  A fixed-width Snappy
+     dictionary is then not decompressed up front (dict_lazy): a block of
+     few long literals is read through dview (1), any other is decoded by
+     dstream only as far as the largest index a page needs (2); values are
+     placed at the selected slots only (the others are left undefined).  A
+     block the view/stream cannot handle is decompressed after all
+     (dict_body/blen/usize/codec). */
+  const int64_t *sel;
+  int64_t nsel, sel_pos;   /* selected slots; next one not yet placed       */
+  int dict_lazy;           /* 0 no, 1 view, 2 stream                        */
+  st_snappy_view dview;
+  st_snappy_stream dstream;
+  const uint8_t *dict_body;
+  size_t dict_blen, dict_usize;
+  int dict_codec;
+  const uint8_t *dict_fixed; /* fixed-width dictionary values read in place */
+                           /* (a Snappy page of one literal), else NULL      */
+  bool any_file_path;      /* chunks may name their file (borrowed metadata */
+                           /* from a _metadata file: see st_pq_open_borrowed) */
 } st_pq_colctx;
 
 void st_pq_colctx_init(st_pq_colctx *c, st_file *f, uint64_t max_alloc, bool verify_crc);

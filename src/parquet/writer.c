@@ -19,8 +19,10 @@
 **    computed over the dense values, then pages are cut (~page_bytes of PLAIN
 **    values each, at row boundaries for repeated columns), dictionary- or
 **    PLAIN-encoded, compressed with one reusable buffer and appended to the
-**    chunk buffer.  At the end of the chunk the dictionary page (if used)
-**    and the chunk buffer are written to the file.
+**    chunk buffer.  With opt.dictionary_sample a chunk whose first values
+**    are mostly distinct skips the dictionary altogether (dict_pays).  At
+**    the end of the chunk the dictionary page (if used) and the chunk
+**    buffer are written to the file.
 **  - Each finished row group is encoded to Thrift right away (rg_bytes);
 **    the footer stitches the schema, the row groups and the tail.
 **  - Output goes through st_outfile: a temporary file renamed into place at
@@ -827,6 +829,8 @@ static int emit_page(st_pq_writer *w, st_pq_page_header *h, size_t raw, st_buf *
                      wr_chunk *ck, st_error *err) {
   const uint8_t *p = w->body.data;
   size_t n = w->body.len;
+  if (w->opt.interrupt && w->opt.interrupt(w->opt.interrupt_ctx))
+    return st_fail(err, ST_ERR_INTERRUPTED, "write interrupted");
   if (w->opt.compression != ST_PQ_CODEC_NONE) {
     w->comp.len = 0;
     ST_TRY(st_buf_append(&w->comp, w->body.data, raw, err));
@@ -909,6 +913,54 @@ static inline int64_t vsize(const wr_leaf *L, const uint32_t *lens, int64_t v) {
 }
 
 /*
+** Dictionary sampling (opt.dictionary_sample): the first DICT_SAMPLE values
+** of a chunk are put in the (empty) dictionary.  With d distinct values
+** among them, f1 seen once and f2 seen twice, the chunk's distinct count is
+** estimated as d + f1 (f1 - 1) / (2 (f2 + 1)) (bias-corrected Chao1: all
+** distinct -> no repeats seen -> huge).  The dictionary is kept when the
+** sample repeats values (d <= half of it), or when the estimated
+** dictionary plus indices take fewer bytes than the PLAIN values and the
+** entries fit the dictionary page limit; otherwise the chunk is PLAIN from
+** its first page: no dictionary page holding (nearly) every value once
+** plus an index per value, no hashing of the rest, and ZSTD sees the
+** values themselves (smaller and cheaper for coordinates, ids, fluxes).
+** The dictionary is emptied again.
+*/
+#define DICT_SAMPLE 16384
+#define DICT_SAMPLE_MIN 1024
+
+static int dict_pays(st_pq_writer *w, const wr_leaf *L, const uint8_t *fix,
+                     const uint8_t *const *ptrs, const uint32_t *lens, int64_t n_val, bool *dict_on,
+                     st_error *err) {
+  int64_t ns = n_val < DICT_SAMPLE ? n_val : DICT_SAMPLE;
+  w->idx.len = 0;
+  ST_TRY(st_buf_reserve(&w->idx, (size_t)ns * 8, err));
+  uint32_t *ix = (uint32_t *)(void *)w->idx.data;
+  if (L->width)
+    ST_TRY(st_wr_dict_put_fixed(&w->dict, fix, ns, ix, err));
+  else
+    ST_TRY(st_wr_dict_put_bytes(&w->dict, ptrs, lens, ns, ix, err));
+  int64_t d = w->dict.n;
+  if (2 * d > ns) {
+    /* occurrences per entry (the second half of idx), then f1, f2 */
+    uint32_t *cnt = ix + ns;
+    memset(cnt, 0, (size_t)d * 4);
+    for (int64_t i = 0; i < ns; i++) cnt[ix[i]]++;
+    int64_t f1 = 0, f2 = 0;
+    for (int64_t e = 0; e < d; e++) f1 += cnt[e] == 1, f2 += cnt[e] == 2;
+    double est = (double)d + (double)f1 * (double)(f1 - 1) / (2.0 * (double)(f2 + 1));
+    if (est > (double)n_val) est = (double)n_val;
+    /* bytes to encode (and compress): dictionary + indices vs PLAIN values */
+    double entry = (double)w->dict.plain.len / (double)(d ? d : 1);
+    double dict_bytes = est * entry + (double)n_val * st_wr_bit_width((uint64_t)est) / 8.0;
+    int64_t dlimit = w->opt.dictionary_page_bytes > 0 ? w->opt.dictionary_page_bytes : 1 << 20;
+    if (dict_bytes >= (double)n_val * entry || est * entry > (double)dlimit) *dict_on = false;
+  }
+  st_wr_dict_reset(&w->dict);
+  return 0;
+}
+
+/*
 ** Encode one leaf column of the current row group (n_rows rows of column
 ** array top) and write it to the file; fills w->cols[li].
 */
@@ -952,6 +1004,8 @@ static int write_leaf(st_pq_writer *w, int li, const st_array *top, int64_t n_ro
   bool dict_on = w->opt.dictionary && L->dict_ok && n_val > 0;
   st_wr_dict_free(&w->dict);
   st_wr_dict_init(&w->dict, L->width);
+  if (dict_on && w->opt.dictionary_sample && n_val >= DICT_SAMPLE_MIN)
+    ST_TRY(dict_pays(w, L, fix, ptrs, lens, n_val, &dict_on, err));
   wr_chunk ck = {0};
   st_wr_page_counts *pcount = &w->counts[li];
   memset(pcount, 0, sizeof *pcount);

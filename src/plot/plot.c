@@ -70,71 +70,14 @@ void st_plot_options_init(st_plot_options *o) {
 
 /* ---- 1. extraction -------------------------------------------------------- */
 
-static bool type_is_numeric(st_type_id t) {
-  return (t >= ST_T_INT8 && t <= ST_T_UINT64) || t == ST_T_FLOAT16 || t == ST_T_FLOAT ||
-         t == ST_T_DOUBLE;
-}
-
-static double half_to_double(uint16_t h) {
-  int e = (h >> 10) & 31, m = h & 1023;
-  double s = (h & 0x8000) ? -1.0 : 1.0;
-  if (e == 0) return s * ldexp(m, -24);
-  if (e == 31) return m ? NAN : s * INFINITY;
-  return s * ldexp(m + 1024, e - 25);
-}
-
-/* Value j (physical slot, offset applied) of a numeric values buffer. */
-static double numeric_at(st_type_id t, const uint8_t *b, int64_t j) {
-  switch (t) {
-  case ST_T_INT8: return ((const int8_t *)b)[j];
-  case ST_T_INT16: return ((const int16_t *)b)[j];
-  case ST_T_INT32: return ((const int32_t *)b)[j];
-  case ST_T_INT64: return (double)((const int64_t *)b)[j];
-  case ST_T_UINT8: return ((const uint8_t *)b)[j];
-  case ST_T_UINT16: return ((const uint16_t *)b)[j];
-  case ST_T_UINT32: return ((const uint32_t *)b)[j];
-  case ST_T_UINT64: return (double)((const uint64_t *)b)[j];
-  case ST_T_FLOAT16: return half_to_double(((const uint16_t *)b)[j]);
-  case ST_T_FLOAT: return ((const float *)b)[j];
-  case ST_T_DOUBLE: return ((const double *)b)[j];
-  default: return NAN;
-  }
-}
-
 /* Rows [row0, row0+n) of column `name` as doubles (null -> NaN). */
 static int column_doubles(const st_table *t, const char *name, const char *role, int64_t row0,
                           int64_t n, double *out, st_error *err) {
   int c = st_table_column_index(t, name);
   if (c < 0) return st_fail(err, ST_ERR_NOTFOUND, "plot: %s column '%s' not found", role, name);
-  const st_field *f = &t->schema.children[c];
-  const st_array *a = t->columns[c];
-  if (!type_is_numeric(f->type)) {
-    char ts[64];
-    st_field_type_string(f, ts, sizeof ts);
-    return st_fail(err, ST_ERR_SCHEMA, "plot: %s column '%s' is %s, not numeric", role, name, ts);
-  }
-  if (a->length < row0 + n) return st_fail(err, ST_ERR_CORRUPT, "plot: column '%s' is too short", name);
-  if (f->dict_encoded) {
-    const st_array *d = a->dictionary;
-    ST_CHECK(d && a->buf[1] && (n == 0 || d->buf[1]), err, ST_ERR_CORRUPT,
-             "plot: column '%s': missing dictionary", name);
-    const int32_t *ix = (const int32_t *)a->buf[1] + a->offset;
-    for (int64_t i = 0; i < n; i++) {
-      int64_t r = row0 + i;
-      int32_t k = ix[r];
-      if (!st_array_is_valid(a, r) || k < 0 || k >= d->length || !st_array_is_valid(d, k))
-        out[i] = NAN;
-      else
-        out[i] = numeric_at(f->type, d->buf[1], d->offset + k);
-    }
-    return 0;
-  }
-  ST_CHECK(n == 0 || a->buf[1], err, ST_ERR_CORRUPT, "plot: column '%s': no values buffer", name);
-  for (int64_t i = 0; i < n; i++) out[i] = numeric_at(f->type, a->buf[1], a->offset + row0 + i);
-  if (a->buf[0])
-    for (int64_t i = 0; i < n; i++)
-      if (!st_array_is_valid(a, row0 + i)) out[i] = NAN;
-  return 0;
+  int rc = st_table_column_doubles(t, c, row0, n, out, err);
+  if (rc) st_error_prefix(err, "plot: %s ", role);
+  return rc;
 }
 
 /* ---- 4. ticks ------------------------------------------------------------- */

@@ -16,13 +16,18 @@
 **      per leaf file the row groups are pruned on _healpix_29 min/max
 **      against the MOC ranges and on the where statistics (from _metadata
 **      when it lists the file, so a file with no surviving row group is never
-**      opened); the surviving row groups are read with the needed columns:
-**      first the filter columns (ra/dec of the region, where columns), the
-**      other needed columns only when some row of the file matched (late
-**      materialisation: a small cone usually reads one row group of which
-**      no row matches);
-**   4. exact tests: region on ra/dec arrays, where into a byte mask; the
-**      selected rows are gathered (st_table_take), stably sorted by
+**      opened; a listed file is then read with _metadata's row groups,
+**      st_pq_open_borrowed, without parsing its footer again);
+**   4. each surviving row group is read with late materialisation (do_rg):
+**      the region columns first (for pixels: Dec of every row against a
+**      bitmap of the Dec buckets the pixels reach, then RA only at those
+**      rows, through st_pq_read_rows), the exact region test (pixels: the
+**      vectorised ang2pix and a hash set of the pixels behind a 32 KiB
+**      filter) gives the rows inside; the where-only columns are read and
+**      the expression evaluated at those rows only; the other needed columns
+**      are read at the surviving rows only (st_pq_read_rows decodes just
+**      those values where it can).  A row group with no row inside reads
+**      nothing more.  A partition's rows are concatenated, stably sorted by
 **      _healpix_29 when present, and projected to the output columns;
 **   5. the calling thread delivers partition results in partition order to
 **      the batch callback (st_query_run_stream), cutting at the limit and
@@ -215,6 +220,11 @@ typedef struct run {
   double (*edges)[3]; double psign;  /* polygon edge normals, orientation    */
   double *pc_ra, *pc_dec; int64_t npc; /* R_PIXELS: pixel centres by Dec     */
   double pc_rad;                     /* their max pixel radius (deg, padded) */
+  uint8_t *dec_bits;                 /* R_PIXELS: Dec buckets that some pixel */
+                                     /* may reach (bit per bucket), or NULL   */
+  int64_t *pix_set;                  /* R_PIXELS: open-addressing hash set of */
+  uint64_t pix_mask; int pix_shift;  /* the pixels (-1 = empty), or NULL      */
+  uint8_t *pix_bloom;                /* a bit per hash of the pixels (filter) */
   unit *parts; int nparts;           /* work units (partitions or pieces of  */
                                      /* one), in output order                */
   /* the fields below are guarded by lock */
@@ -328,6 +338,27 @@ static int as_doubles(const st_field *f, const st_array *a, const double **out, 
   return st_fail(err, ST_ERR_UNSUPPORTED, "column '%s' (%s) is not float or double", f->name, st_type_name(f->type));
 }
 
+/* Dec buckets of the R_PIXELS pre-filter: DEC_NB equal buckets over [-90, 90]. */
+#define DEC_NB (1 << 20)
+static inline int64_t dec_bucket(double d) {
+  int64_t b = (int64_t)((d + 90.0) * (DEC_NB / 180.0));
+  return b < 0 ? 0 : b >= DEC_NB ? DEC_NB - 1 : b;
+}
+
+/* R_PIXELS: is pixel p (at the query's order) one of the query's pixels? */
+#define PIX_BLOOM_BITS 18               /* 32 KiB: stays in L1 */
+static inline bool pix_set_has(const run *R, int64_t p) {
+  uint64_t g = ((uint64_t)p * 0xC2B2AE3D27D4EB4Full) >> (64 - PIX_BLOOM_BITS);
+  if (!((R->pix_bloom[g >> 3] >> (g & 7)) & 1)) return false;
+  uint64_t h = ((uint64_t)p * 0x9E3779B97F4A7C15ull) >> R->pix_shift;
+  for (;;) {
+    int64_t v = R->pix_set[h];
+    if (v == p) return true;
+    if (v < 0) return false;
+    h = (h + 1) & R->pix_mask;
+  }
+}
+
 /* Region test into m (1 = inside). */
 static int region_mask(run *R, const st_table *t, uint8_t *m, st_error *err) {
   const st_query *q = R->q;
@@ -376,28 +407,57 @@ static int region_mask(run *R, const st_table *t, uint8_t *m, st_error *err) {
     break;
   }
   case R_PIXELS: {
-    /* Blocks of points through the vectorised ang2pix; invalid points (non-finite
-       RA, Dec outside [-90, 90]) are replaced by (0, 0) for the call and masked. */
-    enum { BLK = 1024 };
+    /* Rows whose Dec bucket no pixel reaches are out (dec_bits; a Dec outside
+       [-90, 90] or NaN takes bucket DEC_NB, never set): compacted without
+       branches, IDX at a time; the others (finite RA) go in blocks through
+       the vectorised ang2pix and the pixel test (hash set, else the MOC). */
+    enum { BLK = 1024, IDX = 4096 };
     double bra[BLK], bdec[BLK];
-    int64_t bpix[BLK];
-    uint8_t ok[BLK];
+    int64_t bpix[BLK], brow[BLK];
+    int32_t cand[IDX];
     int shift = 2 * (29 - q->pix_order);
-    for (int64_t i0 = 0; i0 < n; i0 += BLK) {
-      int nb = (int)(n - i0 < BLK ? n - i0 : BLK);
-      for (int k = 0; k < nb; k++) {
-        double r = ra[i0 + k], d = dec[i0 + k];
-        ok[k] = isfinite(r) && d >= -90 && d <= 90;
-        bra[k] = ok[k] ? r : 0;
-        bdec[k] = ok[k] ? d : 0;
+    const uint8_t *db = R->dec_bits;
+    int nb = 0;
+    memset(m, 0, (size_t)n);
+    for (int64_t i0 = 0; i0 < n; i0 += IDX) {
+      int c = (int)(n - i0 < IDX ? n - i0 : IDX), nc = 0;
+      if (db) {
+        for (int k = 0; k < c; k++) {
+          double d = dec[i0 + k];
+          bool in = d >= -90 && d <= 90;
+          double dd = in ? d : 0.0;
+          int64_t bk = (int64_t)((dd + 90.0) * (DEC_NB / 180.0));
+          bk = bk > DEC_NB - 1 ? DEC_NB - 1 : bk;
+          bk = in ? bk : DEC_NB;
+          cand[nc] = k;
+          nc += (db[bk >> 3] >> (bk & 7)) & 1;
+        }
+      } else {
+        for (int k = 0; k < c; k++) cand[nc++] = k;
       }
-      st_error e2;
-      if (st_hpx_ang2pix_batch(q->pix_order, bra, bdec, nb, bpix, &e2)) {
-        for (int k = 0; k < nb; k++)  /* cannot happen after the masking; stay exact */
-          if (ok[k] && st_hpx_ang2pix(q->pix_order, bra[k], bdec[k], &bpix[k], &e2)) ok[k] = 0;
+      for (int j = 0; j <= nc; j++) {
+        if (j < nc) {
+          int64_t i = i0 + cand[j];
+          double r = ra[i], d = dec[i];
+          if (!(d >= -90 && d <= 90) || !isfinite(r)) continue;
+          bra[nb] = r; bdec[nb] = d; brow[nb] = i;
+          if (++nb < BLK) continue;
+        } else if (i0 + c < n || !nb) {
+          break;                       /* the last chunk flushes the block */
+        }
+        st_error e2;
+        uint8_t ok[BLK];
+        memset(ok, 1, (size_t)nb);
+        if (st_hpx_ang2pix_batch(q->pix_order, bra, bdec, nb, bpix, &e2)) {
+          for (int k = 0; k < nb; k++)  /* cannot happen for valid points; stay exact */
+            if (st_hpx_ang2pix(q->pix_order, bra[k], bdec[k], &bpix[k], &e2)) ok[k] = 0;
+        }
+        if (R->pix_set)
+          for (int k = 0; k < nb; k++) m[brow[k]] = ok[k] && pix_set_has(R, bpix[k]);
+        else
+          for (int k = 0; k < nb; k++) m[brow[k]] = ok[k] && st_moc_contains(&R->moc, bpix[k] << shift);
+        nb = 0;
       }
-      for (int k = 0; k < nb; k++)
-        m[i0 + k] = ok[k] && st_moc_contains(&R->moc, bpix[k] << shift);
     }
     break;
   }
@@ -435,6 +495,17 @@ static int pixel_centres(run *R, st_error *err) {
     R->pc_ra = ra; R->pc_dec = dec; R->npc = n;
     R->pc_rad = rad * 1.001 + 1e-9;
     ra = dec = NULL;
+    /* Dec pre-filter: a point of a pixel lies within pc_rad of its centre,
+       so its Dec within pc_rad of the centre's; the buckets of that range
+       (one more on each side against rounding) are set. */
+    if (n <= 4 * DEC_NB && (R->dec_bits = calloc(DEC_NB / 8 + 1, 1))) {
+      for (int64_t i = 0; i < n; i++) {
+        int64_t b0 = dec_bucket(R->pc_dec[i] - R->pc_rad) - 1, b1 = dec_bucket(R->pc_dec[i] + R->pc_rad) + 1;
+        if (b0 < 0) b0 = 0;
+        if (b1 >= DEC_NB) b1 = DEC_NB - 1;
+        for (int64_t b = b0; b <= b1; b++) R->dec_bits[b >> 3] |= (uint8_t)(1u << (b & 7));
+      }
+    }
   }
   free(ra); free(dec); free(v);
   return rc;
@@ -494,9 +565,14 @@ static int prune_rgs(run *R, const st_pq_reader *sr, int first, int nrg, int *ke
     int rg = first + j;
     st->row_groups_total++;
     st_error e2;
-    for (int c = 0; c < ncol; c++) {
-      st_pq_chunk_info ci;
-      if (!st_pq_describe_chunk(sr, rg, c, &ci, &e2)) st->bytes_total += ci.compressed_size;
+    st_pq_row_group_info ri;
+    if (!st_pq_describe_row_group(sr, rg, &ri, &e2) && ri.total_compressed_size >= 0) {
+      st->bytes_total += ri.total_compressed_size;   /* one call instead of one per chunk */
+    } else {
+      for (int c = 0; c < ncol; c++) {
+        st_pq_chunk_info ci;
+        if (!st_pq_describe_chunk(sr, rg, c, &ci, &e2)) st->bytes_total += ci.compressed_size;
+      }
     }
     if (hcol >= 0) {
       st_pq_chunk_info ci;
@@ -532,49 +608,220 @@ static void sort_by_key(const int64_t *key, int64_t *idx, int64_t *tmp, int64_t 
   memcpy(idx, tmp, (size_t)n * sizeof *idx);
 }
 
-/* Add the compressed bytes of the chunks of row groups keep[] of file r whose
-   top-level column is needed: mode 0 all, 1 filter columns, 2 the others. */
-static void add_bytes(run *R, const st_pq_reader *sr, const int *keep, int nkeep, int mode, st_query_stats *st) {
-  const st_field *fs = st_pq_schema(sr);
-  int ncol = st_pq_num_columns(sr);
+/* Roles of the needed columns in a read (see do_rg). */
+enum { ROLE_REST = 0, ROLE_REGION = 1, ROLE_WHERE = 2 };
+
+/* Per-file column plan: fcol[k] = file column of need k, role[k]; leaf_role[c]
+   = role of the needed top-level column of leaf c (-1: not needed). */
+typedef struct fplan {
+  int *fcol, *role, *leaf_role;
+  int nleaf;
+  int reg[2], nreg;                  /* need indices of the region columns    */
+  int *wk, nw;                       /* need indices of the where-only columns */
+  int *xk, nx;                       /* need indices of the other columns      */
+  int *tmpc;                         /* scratch column list                    */
+  int64_t *idx, *pos, *fin;          /* row scratch (cap rows each), reused    */
+  uint8_t *mask;                     /* from row group to row group            */
+  int64_t cap;
+} fplan;
+
+static void fplan_free(fplan *P) {
+  free(P->fcol); free(P->role); free(P->leaf_role); free(P->wk); free(P->xk); free(P->tmpc);
+  free(P->idx); free(P->pos); free(P->fin); free(P->mask);
+  memset(P, 0, sizeof *P);
+}
+
+/* Bytes of row group rg's chunks whose column has a role in mask (bits 1 << role). */
+static void add_bytes_rg(const fplan *P, const st_pq_reader *sr, int rg, unsigned mask, st_query_stats *st) {
   st_error e2;
-  for (int c = 0; c < ncol; c++) {
-    st_pq_column_info inf;
-    if (st_pq_describe_column(sr, c, &inf, &e2) || inf.top_column < 0 || inf.top_column >= fs->n_children) continue;
-    const char *name = fs->children[inf.top_column].name;
-    bool take = false;
-    for (int k = 0; k < R->nneed && !take; k++)
-      take = !strcmp(name, R->need[k]) && (mode == 0 || (mode == 1) == R->is_filt[k]);
-    if (!take) continue;
-    for (int j = 0; j < nkeep; j++) {
-      st_pq_chunk_info ci;
-      if (!st_pq_describe_chunk(sr, keep[j], c, &ci, &e2)) st->bytes_read += ci.compressed_size;
-    }
+  for (int c = 0; c < P->nleaf; c++) {
+    if (P->leaf_role[c] < 0 || !(mask & (1u << P->leaf_role[c]))) continue;
+    st_pq_chunk_info ci;
+    if (!st_pq_describe_chunk(sr, rg, c, &ci, &e2)) st->bytes_read += ci.compressed_size;
   }
 }
 
-/* t := t's columns followed by u's (same rows); frees both. */
-static int merge_columns(st_table **t, st_table *u, st_error *err) {
-  st_table *a = *t;
-  int n = a->n_columns + u->n_columns;
-  st_field *fs = malloc(((size_t)n + 1) * sizeof *fs);
-  st_array **cols = calloc((size_t)n + 1, sizeof *cols);
-  int rc = (!fs || !cols) ? st_fail(err, ST_ERR_NOMEM, "query: out of memory") : 0;
-  for (int i = 0; i < n && !rc; i++) {
-    const st_table *src = i < a->n_columns ? a : u;
-    int j = i < a->n_columns ? i : i - a->n_columns;
-    fs[i] = src->schema.children[j];
-    rc = st_array_slice(src->columns[j], 0, src->n_rows, &cols[i], err);
+static int nomem(st_error *err) { return st_fail(err, ST_ERR_NOMEM, "query: out of memory"); }
+
+/*
+** One row group g of file r (late materialisation per row group):
+**   1. region: read the ra/dec columns, test every row (region_mask), keep
+**      the candidate rows idx[0..k) (none: nothing else is read);
+**   2. where: read the where-only columns at the candidates
+**      (st_pq_read_rows), evaluate the expression on those k rows (with the
+**      region columns taken at them) and keep the true ones;
+**   3. read the remaining needed columns at the surviving rows and take the
+**      already read columns at them.
+** *out: the rows in need order (NULL when none).
+*/
+static int do_rg(run *R, st_pq_reader *r, fplan *P, int g, st_table **out, st_query_stats *st,
+                 st_error *err) {
+  *out = NULL;
+  int64_t n = st_pq_row_group_num_rows(r, g);
+  int nneed = R->nneed;
+  st_table *t1 = NULL, *tk = NULL, *tw = NULL, *tx = NULL, *te = NULL, *td = NULL, *tr = NULL;
+  int64_t *idx = NULL, *pos = NULL, *fin = NULL;
+  uint8_t *mask = NULL;
+  st_array **cols = NULL;
+  st_field *flds = NULL;
+  int rc = 0;
+  int64_t k = n;
+  if (n <= 0) return 0;
+  if (!P->nreg && !R->q->where) {     /* no filter: every row, every column */
+    for (int i = 0; i < nneed; i++) P->tmpc[i] = P->fcol[i];
+    ST_TRY(st_pq_read(r, &g, 1, P->tmpc, nneed, out, err));
+    st->rows_read += n;
+    add_bytes_rg(P, r, g, 7u, st);
+    return 0;
   }
-  st_table *m = NULL;
-  if (!rc) rc = st_table_new(fs, cols, n, a->n_rows, &a->schema, &m, err);
-  else for (int i = 0; i < n; i++) st_array_free(cols[i]);
-  free(fs); free(cols);
-  st_table_free(u);
-  if (rc) return rc;
-  st_table_free(a);
-  *t = m;
-  return 0;
+  if (n > P->cap) {
+    free(P->idx); free(P->pos); free(P->fin); free(P->mask);
+    P->idx = malloc((size_t)n * sizeof *P->idx);
+    P->pos = malloc((size_t)n * sizeof *P->pos);
+    P->fin = malloc((size_t)n * sizeof *P->fin);
+    P->mask = malloc((size_t)n);
+    P->cap = n;
+    if (!P->idx || !P->pos || !P->fin || !P->mask) { P->cap = 0; return nomem(err); }
+  }
+  idx = P->idx;
+  mask = P->mask;
+  pos = P->pos;
+  st->rows_read += n;
+  /* 1. region: idx[0..k) = rows inside; tk = the region columns at them */
+  if (P->nreg == 2 && R->dec_bits) {
+    /* pixels: Dec first (all rows) -> rows in the Dec buckets (cand, in pos);
+       RA only at those */
+    int rk = P->reg[0], dk = P->reg[1];
+    if (!strcmp(R->need[rk], R->dec_name)) { int t = rk; rk = dk; dk = t; }
+    int dc = P->fcol[dk], rcol = P->fcol[rk];
+    if ((rc = st_pq_read(r, &g, 1, &dc, 1, &td, err))) goto done;
+    add_bytes_rg(P, r, g, 1u << ROLE_REGION, st);
+    const st_array *D = td->columns[0];
+    const st_field *DF = &td->schema.children[0];
+    int64_t nc = 0;
+    if (DF->type == ST_T_DOUBLE && !DF->dict_encoded) {
+      const double *dec = (const double *)D->buf[1] + D->offset;
+      const uint8_t *db = R->dec_bits;
+      for (int64_t i = 0; i < n; i++) {
+        double d = dec[i];
+        bool in = d >= -90 && d <= 90;
+        double dd = in ? d : 0.0;
+        int64_t bk = (int64_t)((dd + 90.0) * (DEC_NB / 180.0));
+        bk = bk > DEC_NB - 1 ? DEC_NB - 1 : bk;
+        bk = in ? bk : DEC_NB;
+        pos[nc] = i;
+        nc += (db[bk >> 3] >> (bk & 7)) & 1;
+      }
+    } else {
+      for (int64_t i = 0; i < n; i++) pos[i] = i;   /* float Dec: no pre-filter here */
+      nc = n;
+    }
+    if (!nc) { k = 0; goto done; }
+    st_array *dcand = NULL, *rcand = NULL;
+    if ((rc = st_pq_read_rows(r, g, &rcol, 1, pos, nc, &tr, err))) goto done;
+    if ((rc = st_array_take(DF, D, pos, nc, &dcand, err))) goto done;
+    st_field f2[2];
+    st_array *a2[2];
+    int ir = strcmp(R->need[P->reg[0]], R->dec_name) ? 0 : 1;   /* keep the reg order */
+    f2[ir] = tr->schema.children[0];
+    f2[1 - ir] = *DF;
+    if ((rc = st_array_slice(tr->columns[0], 0, nc, &rcand, err))) { st_array_free(dcand); goto done; }
+    a2[ir] = rcand;
+    a2[1 - ir] = dcand;
+    if ((rc = st_table_new(f2, a2, 2, nc, NULL, &t1, err))) goto done;
+    if ((rc = region_mask(R, t1, mask, err))) goto done;
+    k = 0;
+    for (int64_t i = 0; i < nc; i++) { idx[k] = pos[i]; P->fin[k] = i; k += mask[i]; }
+    if (!k) goto done;
+    if (k == nc) { tk = t1; t1 = NULL; }
+    else if ((rc = st_table_take(t1, P->fin, k, &tk, err))) goto done;
+  } else if (P->nreg) {
+    for (int i = 0; i < P->nreg; i++) P->tmpc[i] = P->fcol[P->reg[i]];
+    if ((rc = st_pq_read(r, &g, 1, P->tmpc, P->nreg, &t1, err))) goto done;
+    add_bytes_rg(P, r, g, 1u << ROLE_REGION, st);
+    if ((rc = region_mask(R, t1, mask, err))) goto done;
+    k = 0;
+    for (int64_t i = 0; i < n; i++) { idx[k] = i; k += mask[i]; }
+    if (!k) goto done;
+    if (k == n) { tk = t1; t1 = NULL; }
+    else if ((rc = st_table_take(t1, idx, k, &tk, err))) goto done;
+  } else {
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+  }
+  int64_t nf = k;                    /* surviving rows: fin[0..nf) (rg rows), pos[] (into idx) */
+  fin = idx;
+  bool cut = false;                  /* pos[] selects among the k rows */
+  if (R->q->where) {
+    /* the where columns at the k rows */
+    if (P->nw) {
+      for (int i = 0; i < P->nw; i++) P->tmpc[i] = P->fcol[P->wk[i]];
+      if (k < n) rc = st_pq_read_rows(r, g, P->tmpc, P->nw, idx, k, &tw, err);
+      else rc = st_pq_read(r, &g, 1, P->tmpc, P->nw, &tw, err);
+      if (rc) goto done;
+      add_bytes_rg(P, r, g, 1u << ROLE_WHERE, st);
+    }
+    /* evaluation table: region columns + where columns at the k rows */
+    int ne = P->nreg + P->nw;
+    cols = calloc((size_t)ne + 1, sizeof *cols);
+    flds = calloc((size_t)ne + 1, sizeof *flds);
+    if (!cols || !flds) { rc = nomem(err); goto done; }
+    for (int i = 0; i < P->nreg && !rc; i++) {
+      flds[i] = tk->schema.children[i];
+      rc = st_array_slice(tk->columns[i], 0, k, &cols[i], err);
+    }
+    for (int i = 0; i < P->nw && !rc; i++) {
+      flds[P->nreg + i] = tw->schema.children[i];
+      rc = st_array_slice(tw->columns[i], 0, k, &cols[P->nreg + i], err);
+    }
+    if (!rc) rc = st_table_new(flds, cols, ne, k, NULL, &te, err);
+    else for (int i = 0; i < ne; i++) st_array_free(cols[i]);
+    free(cols); free(flds);
+    cols = NULL; flds = NULL;
+    if (rc) goto done;
+    if ((rc = st_expr_eval(R->q->where, te, mask, err))) goto done;
+    fin = P->fin;
+    nf = 0;
+    for (int64_t i = 0; i < k; i++) { pos[nf] = i; fin[nf] = idx[i]; nf += mask[i] == 2; }
+    if (!nf) goto done;
+    cut = nf < k;
+  }
+  /* 3. the other columns at the surviving rows */
+  if (P->nx) {
+    for (int i = 0; i < P->nx; i++) P->tmpc[i] = P->fcol[P->xk[i]];
+    if (nf < n) rc = st_pq_read_rows(r, g, P->tmpc, P->nx, fin, nf, &tx, err);
+    else rc = st_pq_read(r, &g, 1, P->tmpc, P->nx, &tx, err);
+    if (rc) goto done;
+    add_bytes_rg(P, r, g, 1u << ROLE_REST, st);
+  }
+  cols = calloc((size_t)nneed + 1, sizeof *cols);
+  flds = calloc((size_t)nneed + 1, sizeof *flds);
+  if (!cols || !flds) { rc = nomem(err); goto done; }
+  for (int kk = 0; kk < nneed && !rc; kk++) {
+    const st_table *src = NULL;
+    int ci = -1;
+    bool take = false;
+    if (P->role[kk] == ROLE_REGION) {
+      src = tk; take = cut;
+      for (int i = 0; i < P->nreg; i++) if (P->reg[i] == kk) ci = i;
+    } else if (P->role[kk] == ROLE_WHERE) {
+      src = tw; take = cut;
+      for (int i = 0; i < P->nw; i++) if (P->wk[i] == kk) ci = i;
+    } else {
+      src = tx;
+      for (int i = 0; i < P->nx; i++) if (P->xk[i] == kk) ci = i;
+    }
+    if (!src || ci < 0) { rc = st_fail(err, ST_ERR_INVALID, "query: internal column plan"); break; }
+    flds[kk] = src->schema.children[ci];
+    if (!take) rc = st_array_slice(src->columns[ci], 0, nf, &cols[kk], err);
+    else rc = st_array_take(&src->schema.children[ci], src->columns[ci], pos, nf, &cols[kk], err);
+  }
+  if (!rc) rc = st_table_new(flds, cols, nneed, nf, NULL, out, err);
+  else for (int i = 0; i < nneed; i++) st_array_free(cols[i]);
+done:
+  free(cols); free(flds);
+  st_table_free(t1); st_table_free(tk); st_table_free(tw); st_table_free(tx); st_table_free(te);
+  st_table_free(td); st_table_free(tr);
+  return rc;
 }
 
 /* Read and filter one file's surviving row groups (of the window [rg_lo,
@@ -591,23 +838,20 @@ static int do_file(run *R, const st_catalog_file *cf, int rg_lo, int rg_hi, st_t
     st->files_opened++;
     sr = r; first = 0; nrg = st_pq_num_row_groups(r);
   }
-  const st_field *fs = st_pq_schema(sr);
-  int ntop = fs->n_children;
+  int nneed = R->nneed;
   int *keep = malloc(((size_t)nrg + 1) * sizeof(int));
-  int *cols = malloc(((size_t)R->nneed + 1) * sizeof(int));
-  int *colk = malloc(((size_t)R->nneed + 1) * sizeof(int));   /* need index of cols[i] */
-  int *rcols = malloc(((size_t)R->nneed + 1) * sizeof(int));
-  st_table *t = NULL, *sel = NULL, *rest = NULL;
-  uint8_t *mask = NULL, *wm = NULL;
-  int64_t *idx = NULL;
-  int nkeep = 0, ncols = 0;
-  if (!keep || !cols || !colk || !rcols) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
-  for (int i = 0; i < ntop; i++)
-    for (int k = 0; k < R->nneed; k++)
-      if (!strcmp(fs->children[i].name, R->need[k])) { cols[ncols++] = i; break; }
-  if (ncols < R->nneed) {
-    rc = st_fail(err, ST_ERR_SCHEMA, "%s: lacks some of the needed columns", cf->path);
-    goto done;
+  st_table **parts = NULL;
+  int nparts = 0, nkeep = 0;
+  fplan P;
+  memset(&P, 0, sizeof P);
+  if (!keep) { rc = nomem(err); goto done; }
+  {
+    const st_field *fs = st_pq_schema(sr);
+    int found = 0;
+    for (int k = 0; k < nneed; k++)
+      for (int i = 0; i < fs->n_children; i++)
+        if (!strcmp(fs->children[i].name, R->need[k])) { found++; break; }
+    if (found < nneed) { rc = st_fail(err, ST_ERR_SCHEMA, "%s: lacks some of the needed columns", cf->path); goto done; }
   }
   /* the unit's window of row groups (all when rg_lo < 0) */
   int lo = rg_lo < 0 ? 0 : rg_lo > nrg ? nrg : rg_lo;
@@ -616,62 +860,59 @@ static int do_file(run *R, const st_catalog_file *cf, int rg_lo, int rg_hi, st_t
   for (int j = 0; j < nkeep; j++) keep[j] += lo;
   if (!nkeep) goto done;
   if (!r) {
-    if ((rc = st_pq_open(cf->path, NULL, &r, err))) goto done;
+    /* listed by _metadata: read the file with that metadata (its own footer,
+       the same row groups, is not parsed again) */
+    if ((rc = st_pq_open_borrowed(cf->path, cf->md, first, nrg, NULL, &r, err))) goto done;
     st->files_opened++;
-    /* the file's own row-group count must agree with _metadata's listing */
-    if (st_pq_num_row_groups(r) != nrg) {
-      rc = st_fail(err, ST_ERR_CORRUPT, "%s: %d row groups, _metadata lists %d", cf->path,
-                   st_pq_num_row_groups(r), nrg);
-      goto done;
-    }
   }
   {
+    /* column plan against the file's own schema */
     const st_field *ff = st_pq_schema(r);
-    ncols = 0;
-    for (int i = 0; i < ff->n_children && ncols < R->nneed; i++)
-      for (int k = 0; k < R->nneed; k++)
-        if (!strcmp(ff->children[i].name, R->need[k])) { colk[ncols] = k; cols[ncols++] = i; break; }
-    if (ncols < R->nneed) { rc = st_fail(err, ST_ERR_SCHEMA, "%s: lacks some of the needed columns", cf->path); goto done; }
+    int nl = st_pq_num_columns(r);
+    P.fcol = malloc(((size_t)nneed + 1) * sizeof(int));
+    P.role = malloc(((size_t)nneed + 1) * sizeof(int));
+    P.wk = malloc(((size_t)nneed + 1) * sizeof(int));
+    P.xk = malloc(((size_t)nneed + 1) * sizeof(int));
+    P.tmpc = malloc(((size_t)nneed + 1) * sizeof(int));
+    P.leaf_role = malloc(((size_t)nl + 1) * sizeof(int));
+    parts = calloc((size_t)nkeep + 1, sizeof *parts);
+    if (!P.fcol || !P.role || !P.wk || !P.xk || !P.tmpc || !P.leaf_role || !parts) { rc = nomem(err); goto done; }
+    P.nleaf = nl;
+    for (int k = 0; k < nneed; k++) {
+      P.fcol[k] = -1;
+      for (int i = 0; i < ff->n_children; i++)
+        if (!strcmp(ff->children[i].name, R->need[k])) { P.fcol[k] = i; break; }
+      if (P.fcol[k] < 0) { rc = st_fail(err, ST_ERR_SCHEMA, "%s: lacks some of the needed columns", cf->path); goto done; }
+      bool region = R->q->region != R_NONE && (!strcmp(R->need[k], R->ra_name) || !strcmp(R->need[k], R->dec_name));
+      P.role[k] = region ? ROLE_REGION : R->is_filt[k] ? ROLE_WHERE : ROLE_REST;
+      if (region && P.nreg < 2) P.reg[P.nreg++] = k;
+      else if (region) P.role[k] = ROLE_REST;   /* ra == dec name: read once */
+      else if (P.role[k] == ROLE_WHERE) P.wk[P.nw++] = k;
+      else P.xk[P.nx++] = k;
+    }
+    st_error e2;
+    for (int c = 0; c < nl; c++) {
+      st_pq_column_info inf;
+      P.leaf_role[c] = -1;
+      if (st_pq_describe_column(r, c, &inf, &e2) || inf.top_column < 0 || inf.top_column >= ff->n_children) continue;
+      for (int k = 0; k < nneed; k++)
+        if (P.fcol[k] == inf.top_column) { P.leaf_role[c] = P.role[k]; break; }
+    }
   }
-  /* late materialisation: when some needed columns are not filter columns,
-     read the filter columns first and the others only if a row matches */
-  int nfc = 0, nrc = 0;
-  for (int i = 0; i < ncols; i++) {
-    if (R->is_filt[colk[i]]) cols[nfc++] = cols[i];
-    else rcols[nrc++] = cols[i];
+  for (int j = 0; j < nkeep && !rc; j++) {
+    st_table *t = NULL;
+    rc = do_rg(R, r, &P, keep[j], &t, st, err);
+    if (!rc && t && t->n_rows) parts[nparts++] = t;
+    else st_table_free(t);
   }
-  bool two = nfc > 0 && nrc > 0;
-  if (!nfc) { memcpy(cols, rcols, (size_t)nrc * sizeof(int)); nfc = nrc; }   /* no filter column: read all */
-  if ((rc = st_pq_read(r, keep, nkeep, cols, nfc, &t, err))) goto done;
-  st->rows_read += t->n_rows;
-  int64_t n = t->n_rows;
-  mask = malloc(n ? (size_t)n : 1);
-  wm = malloc(n ? (size_t)n : 1);
-  idx = malloc((n ? (size_t)n : 1) * sizeof(int64_t));
-  if (!mask || !wm || !idx) { rc = st_fail(err, ST_ERR_NOMEM, "query: out of memory"); goto done; }
-  if ((rc = region_mask(R, t, mask, err))) goto done;
-  if (R->q->where) {
-    if ((rc = st_expr_eval(R->q->where, t, wm, err))) goto done;
-    for (int64_t i = 0; i < n; i++) mask[i] &= wm[i] == 2;
-  }
-  int64_t k = 0;
-  for (int64_t i = 0; i < n; i++) { idx[k] = i; k += mask[i]; }
-  add_bytes(R, r, keep, nkeep, two ? 1 : 0, st);
-  if (two) {
-    if (!k) goto done;                 /* no match: the other columns stay unread */
-    if ((rc = st_pq_read(r, keep, nkeep, rcols, nrc, &rest, err))) goto done;
-    add_bytes(R, r, keep, nkeep, 2, st);
-    if (rest->n_rows != n) { rc = st_fail(err, ST_ERR_CORRUPT, "%s: columns differ in length", cf->path); goto done; }
-    st_table *u = rest;
-    rest = NULL;
-    if ((rc = merge_columns(&t, u, err))) goto done;
-  }
-  if ((rc = st_table_take(t, idx, k, &sel, err))) goto done;
-  *out = sel; sel = NULL;
+  if (!rc && nparts == 1) { *out = parts[0]; parts[0] = NULL; }
+  else if (!rc && nparts > 1) rc = st_table_concat(parts, nparts, out, err);
 done:
   if (rc) st_error_prefix(err, "%s: ", cf->rel ? cf->rel : cf->path);
-  st_table_free(t); st_table_free(sel); st_table_free(rest);
-  free(mask); free(wm); free(idx); free(keep); free(cols); free(colk); free(rcols);
+  if (parts) for (int i = 0; i < nparts; i++) st_table_free(parts[i]);
+  free(parts);
+  fplan_free(&P);
+  free(keep);
   st_pq_close(r);
   return rc;
 }
@@ -1070,6 +1311,27 @@ int st_query_run_stream(st_query *q, const st_catalog *c, st_query_batch_fn fn, 
   }
   if (q->region != R_NONE && (rc = build_moc(&R, err))) goto done;
   if (q->region == R_PIXELS && (rc = pixel_centres(&R, err))) goto done;
+  if (q->region == R_PIXELS && q->npix <= (1 << 26)) {
+    /* hash set of the pixels: >= 2 slots per pixel, a power of two */
+    int bits = 4;
+    while (((int64_t)1 << bits) < 2 * (int64_t)q->npix) bits++;
+    size_t ns = (size_t)1 << bits;
+    R.pix_set = malloc(ns * sizeof *R.pix_set);
+    R.pix_bloom = calloc((1 << PIX_BLOOM_BITS) / 8, 1);
+    if (!R.pix_bloom) { free(R.pix_set); R.pix_set = NULL; }
+    if (R.pix_set) {
+      memset(R.pix_set, 0xff, ns * sizeof *R.pix_set);
+      R.pix_mask = ns - 1;
+      R.pix_shift = 64 - bits;
+      for (int i = 0; i < q->npix; i++) {
+        uint64_t h = ((uint64_t)q->pix[i] * 0x9E3779B97F4A7C15ull) >> R.pix_shift;
+        while (R.pix_set[h] >= 0 && R.pix_set[h] != q->pix[i]) h = (h + 1) & R.pix_mask;
+        R.pix_set[h] = q->pix[i];
+        uint64_t g = ((uint64_t)q->pix[i] * 0xC2B2AE3D27D4EB4Full) >> (64 - PIX_BLOOM_BITS);
+        R.pix_bloom[g >> 3] |= (uint8_t)(1u << (g & 7));
+      }
+    }
+  }
   /* partitions */
   int np = st_catalog_n_partitions(c);
   R.stats.partitions_total = np;
@@ -1099,6 +1361,7 @@ done:
   if (stats) *stats = R.stats;
   for (int i = 0; i < R.nparts; i++) st_table_free(R.results ? R.results[i] : NULL);
   free(R.results); free(R.parts); free(R.edges); free(R.pc_ra); free(R.pc_dec); free(R.finished); free(R.is_filt);
+  free(R.dec_bits); free(R.pix_set); free(R.pix_bloom);
   for (int i = 0; i < R.nneed; i++) free(R.need[i]);
   free(R.need);
   if (own_outc) { for (int i = 0; i < nout; i++) free(outc[i]); }

@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <float.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,9 +414,49 @@ static inline bool fast_f64(const uint8_t *p, size_t n, double *out, bool check_
   return f64_exact(m, e - frac, neg, out);
 }
 
+/* Index of the first non-digit at or after i (8 bytes at a time). */
+static inline size_t skip_digits(const uint8_t *p, size_t n, size_t i) {
+#ifdef ST_CSV_SWAR
+  while (i + 8 <= n) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    if (!swar_8digits(w)) break;
+    i += 8;
+  }
+#endif
+  while (i < n && (unsigned)(p[i] - '0') <= 9) i++;
+  return i;
+}
+
+/* Inference's check of the plain decimal syntax [sign] digits [. digits]
+** [e [sign] digits], any number of digits, no blanks: true when p[0..n)
+** has it (then it is a valid Python float).  False: not this form (blanks,
+** inf/nan, or invalid: parse_f64_ decides). */
+static inline bool plain_decimal(const uint8_t *p, size_t n) {
+  size_t i = n && (p[0] == '-' || p[0] == '+');
+  size_t s = i;
+  i = skip_digits(p, n, i);
+  bool digits = i > s;
+  if (i < n && p[i] == '.') {
+    size_t f0 = ++i;
+    i = skip_digits(p, n, i);
+    digits |= i > f0;
+  }
+  if (!digits) return false;
+  if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+    i++;
+    if (i < n && (p[i] == '-' || p[i] == '+')) i++;
+    size_t e0 = i;
+    i = skip_digits(p, n, i);
+    if (i == e0) return false;
+  }
+  return i == n;
+}
+
 /* Python float() syntax (without underscores); exact result. */
 /* check_only: validate the syntax, do not compute the value. */
 static bool parse_f64_(const uint8_t *p0, size_t n0, double *out, bool as_float, bool check_only) {
+  if (check_only && plain_decimal(p0, n0)) return true;
   if (!as_float && fast_f64(p0, n0, out, check_only)) return true;
   const uint8_t *p = p0;
   size_t n = n0;
@@ -532,6 +573,12 @@ typedef struct csv {
   bool skip_header;         /* header line present                      */
   bool sized;               /* plain regular file: in->file_size bounds */
                             /* the buffer, header fields and records    */
+  /* parallel inference (plain files; offsets are file offsets)         */
+  int64_t stop_abs;         /* stop before a record starting >= this    */
+                            /* (-1: never)                              */
+  int64_t stopped_at;       /* start of the record stopped at (-1)      */
+  bool track_first;         /* record first_abs                         */
+  int64_t first_abs;        /* start of the first record tokenized (-1) */
 } csv;
 
 static void col_clear(csv_col *c) {
@@ -632,6 +679,15 @@ static int tokenize(csv *c, int maxrec, int *nrec, bool *need_more, st_error *er
       pos = nl ? (size_t)(nl - buf) + 1 : len;
       c->line++;
       continue;
+    }
+    if (c->stop_abs >= 0 || (c->track_first && c->first_abs < 0)) {
+      /* file offset of this record (plain sources: consumed = bytes read) */
+      int64_t at = (int64_t)c->src.consumed - (int64_t)len + (int64_t)pos;
+      if (c->track_first && c->first_abs < 0) c->first_abs = at;
+      if (c->stop_abs >= 0 && at >= c->stop_abs) {
+        c->stopped_at = at;
+        break;
+      }
     }
     size_t rec_start = pos;
     int64_t lines = 0;
@@ -1051,11 +1107,136 @@ static int csv_restart(st_input *in, csv *c, st_error *err) {
   return rc;
 }
 
+/*
+** Parallel inference (whole-file inference of a plain file of at least
+** PAR_INFER_MIN bytes, several CPUs): a helper thread classifies the
+** records from the first line start after the middle of the file, S', to
+** the end, on its own descriptor and buffers, while this thread classifies
+** from the header up to the first record starting at or after S'.  The
+** classification is an AND (can) / OR (seen) over values, so the two
+** halves merge -- if the split was a record boundary of the real parse:
+** this thread's record there must start exactly where the helper's first
+** record does (a quoted field spanning lines, for example, makes them
+** differ).  Otherwise, or when the helper failed, this thread classifies
+** the rest itself, so results and errors are those of one pass.
+*/
+#define PAR_INFER_MIN ((uint64_t)4 << 20)
+
+typedef struct infer_half {
+  csv *h;                   /* the helper's reader state                */
+  int64_t start;            /* S: the helper starts after the next LF   */
+  int rc;                   /* 0: h's classes cover [first_abs, end)    */
+  st_error err;
+} infer_half;
+
+static void *infer_half_main(void *arg) {
+  infer_half *ih = arg;
+  csv *h = ih->h;
+  st_error *err = &ih->err;
+  int rc = 0;
+  if (lseek(h->src.fd, (off_t)ih->start, SEEK_SET) < 0)
+    rc = st_fail(err, ST_ERR_IO, "seek failed: %s", strerror(errno));
+  h->src.consumed = (uint64_t)ih->start;
+  /* skip the partial line at S */
+  while (!rc) {
+    if ((rc = fill(h, err))) break;
+    const uint8_t *nl = memchr(h->buf + h->pos, '\n', h->len - h->pos);
+    if (nl) {
+      h->pos = (size_t)(nl - h->buf) + 1;
+      break;
+    }
+    h->pos = h->len;
+    if (h->eof) break;
+  }
+  h->track_first = true;
+  while (!rc) {
+    int k;
+    if ((rc = next_records(h, h->K, &k, err)) || !k) break;
+    classify(h, k);
+  }
+  ih->rc = rc;
+  return NULL;
+}
+
+/* Classify the whole file (records after the header) into c->cols. */
+static int infer_all_rows(st_input *in, csv *c, st_error *err) {
+  infer_half ih = {0};
+  pthread_t th;
+  bool par = false;
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  if (c->sized && c->src.kind == SRC_PLAIN && in->file_size >= PAR_INFER_MIN && ncpu > 1 &&
+      c->ncols > 0) {
+    csv *h = calloc(1, sizeof *h);
+    if (h) {
+      *h = *c;  /* the configuration (delimiter, quote, null strings, K) */
+      memset(&h->src, 0, sizeof h->src);
+      h->src.fd = -1;
+      h->buf = malloc((1u << 20) + 1);
+      h->cap = 1u << 20;
+      h->len = h->pos = 0;
+      h->eof = false;
+      h->line = 0;
+      h->fs = NULL, h->fl = NULL, h->ff = NULL, h->rline = NULL;
+      h->cols = calloc((size_t)c->ncols, sizeof(csv_col));
+      h->first_abs = -1, h->stop_abs = -1, h->stopped_at = -1;
+      st_error e2;
+      bool ok = h->buf && h->cols && !alloc_fields(h, c->ncols, c->K, &e2);
+      if (ok) {
+        for (int j = 0; j < c->ncols; j++) {
+          h->cols[j].forced = c->cols[j].forced;
+          h->cols[j].can = c->cols[j].can;
+        }
+        ok = !src_open(&h->src, c->src.path, &e2);
+      }
+      ih.h = h;
+      ih.start = (int64_t)(in->file_size / 2);
+      if (ok && !pthread_create(&th, NULL, infer_half_main, &ih)) {
+        par = true;
+        c->stop_abs = ih.start + 1;  /* a line start after S is > S */
+      }
+    }
+  }
+  int rc = 0;
+  for (;;) {
+    int k;
+    if ((rc = next_records(c, c->K, &k, err))) break;
+    if (k) {
+      classify(c, k);
+      continue;
+    }
+    if (c->stop_abs < 0) break;
+    /* stopped at c->stopped_at (or the end): merge the helper's half if it
+    ** starts there, else go on alone */
+    pthread_join(th, NULL);
+    par = false;
+    csv *h = ih.h;
+    bool ok = !ih.rc && c->stopped_at >= 0 && h->first_abs == c->stopped_at;
+    if (ok) {
+      for (int j = 0; j < c->ncols; j++) {
+        c->cols[j].can &= h->cols[j].can;
+        c->cols[j].seen |= h->cols[j].seen;
+      }
+      break;
+    }
+    c->stop_abs = -1;
+  }
+  if (par) pthread_join(th, NULL);
+  c->stop_abs = -1;
+  if (ih.h) {
+    csv *h = ih.h;
+    src_close(&h->src);
+    free(h->buf), free(h->fs), free(h->fl), free(h->ff), free(h->rline), free(h->cols);
+    free(h);
+  }
+  return rc;
+}
+
 static int csv_open(st_input *in, st_error *err) {
   csv *c = calloc(1, sizeof *c);
   ST_CHECK(c, err, ST_ERR_NOMEM, "out of memory");
   in->state = c;
   c->src.fd = -1;
+  c->stop_abs = c->stopped_at = c->first_abs = -1;
   const st_input_options *o = &in->opt;
   ST_TRY(src_open(&c->src, in->path, err));
   struct stat stt;
@@ -1118,6 +1299,10 @@ static int csv_open(st_input *in, st_error *err) {
   if (infer) {
     int64_t limit = o->infer_rows > 0 ? o->infer_rows : in->infer_all ? INT64_MAX : in->batch_rows;
     int64_t seen = 0;
+    if (limit == INT64_MAX) {
+      ST_TRY(infer_all_rows(in, c, err));
+      seen = limit;
+    }
     while (seen < limit) {
       int k;
       int want = limit - seen < K ? (int)(limit - seen) : K;

@@ -291,17 +291,16 @@ static bool in_list(const char *name, const char *const *list, int n) {
   return false;
 }
 
-/* Pandas index columns named in the "pandas" metadata (index_columns: [...]). */
-static bool is_pandas_index(const st_field *raw, const char *name) {
-  if (!strcmp(name, "__index_level_0__")) return true;
-  if (strncmp(name, "__index_level_", 14) == 0) return true;
+/* The index columns named in the "pandas" metadata (index_columns: [...]),
+** in order: out[k] points at the k-th name's text (inside the metadata),
+** len[k] its length; RangeIndex descriptions ({...}) have no column and are
+** skipped.  Returns the count (at most cap). */
+static int pandas_index_names(const st_field *raw, const char **out, size_t *len, int cap) {
   const char *md = st_field_get_meta(raw, "pandas");
-  if (!md) return false;
-  const char *p = strstr(md, "\"index_columns\"");
-  if (!p) return false;
-  p = strchr(p, '[');
-  if (!p) return false;
-  int depth = 0;
+  const char *p = md ? strstr(md, "\"index_columns\"") : NULL;
+  p = p ? strchr(p, '[') : NULL;
+  if (!p) return 0;
+  int depth = 0, n = 0;
   for (; *p; p++) {
     if (*p == '[') depth++;
     else if (*p == ']') {
@@ -315,14 +314,28 @@ static bool is_pandas_index(const st_field *raw, const char *name) {
       }
       if (!*p) break;
     } else if (*p == '"') {
-      const char *q = strchr(p + 1, '"');
-      if (!q) break;
-      if ((size_t)(q - p - 1) == strlen(name) && !strncmp(p + 1, name, (size_t)(q - p - 1)))
-        return true;
+      const char *q = p + 1;
+      while (*q && *q != '"') q += (*q == '\\' && q[1]) ? 2 : 1;
+      if (!*q) break;
+      if (n < cap) out[n] = p + 1, len[n] = (size_t)(q - p - 1), n++;
       p = q;
     }
   }
-  return false;
+  return n;
+}
+
+/* An unnamed pandas index level ("__index_level_N__"): dropped, as
+** hats-import's ParquetPandasReader (pandas) drops it. */
+static bool is_unnamed_index(const char *name) {
+  return strncmp(name, "__index_level_", 14) == 0;
+}
+
+/* Position of `name` in the pandas index columns (names, lens: n), or -1. */
+static int index_pos(const char *name, const char *const *names, const size_t *lens, int n) {
+  size_t l = strlen(name);
+  for (int k = 0; k < n; k++)
+    if (lens[k] == l && !strncmp(names[k], name, l)) return k;
+  return -1;
 }
 
 static int filename_value(st_input *in, st_error *err) {
@@ -373,14 +386,27 @@ static int build_output(st_input *in, st_error *err) {
       if (!dup) order[nout++] = k;
     }
   } else {
+    /* pandas index columns (unless keep_pandas_index): unnamed levels are
+    ** dropped, named ones come first in index order, as pandas' reset_index
+    ** (hats-import's ParquetPandasReader) leaves them */
+    const char *ix[64];
+    size_t ixl[64];
+    int nix = o->keep_pandas_index ? 0 : pandas_index_names(&in->raw, ix, ixl, 64);
+    for (int k = 0; k < nix; k++)
+      for (int j = 0; j < nraw; j++) {
+        const char *nm = in->raw.children[j].name;
+        if (index_pos(nm, ix, ixl, nix) == k && !is_unnamed_index(nm) &&
+            !in_list(nm, o->drop_columns, o->n_drop))
+          order[nout++] = j;
+      }
     for (int j = 0; j < nraw; j++) {
       const char *nm = in->raw.children[j].name;
       if (in_list(nm, o->drop_columns, o->n_drop)) continue;
-      if (!o->keep_pandas_index && is_pandas_index(&in->raw, nm)) continue;
+      if (!o->keep_pandas_index && (is_unnamed_index(nm) || index_pos(nm, ix, ixl, nix) >= 0))
+        continue;
       order[nout++] = j;
     }
-  }
-  in->need = calloc((size_t)nout + 1, sizeof(int));
+  }  in->need = calloc((size_t)nout + 1, sizeof(int));
   in->sel = calloc((size_t)nout + 1, sizeof(int));
   in->cast = calloc((size_t)nout + 1, sizeof(bool));
   if (!in->need || !in->sel || !in->cast) {

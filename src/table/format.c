@@ -241,15 +241,6 @@ static size_t fmt_nonfinite(char *p, double v, int style) {
   return n;
 }
 
-static double half_to_double(uint16_t h) {
-  int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
-  double v;
-  if (e == 0) v = ldexp((double)m, -24);
-  else if (e == 31) v = m ? NAN : INFINITY;
-  else v = ldexp((double)(m + 1024), e - 25);
-  return s ? -v : v;
-}
-
 static size_t fmt_double(char *p, double v, int style) {
   return isfinite(v) ? fmt_double_finite(p, v) : fmt_nonfinite(p, v, style);
 }
@@ -463,7 +454,7 @@ static int fmt_fixed(const st_field *f, const st_array *a, int64_t row, int styl
   case ST_T_UINT32: n = fmt_u64(p, ((const uint32_t *)b)[j]); break;
   case ST_T_UINT64: n = fmt_u64(p, ((const uint64_t *)b)[j]); break;
   case ST_T_DURATION: n = fmt_i64(p, ((const int64_t *)b)[j]); break;
-  case ST_T_FLOAT16: n = fmt_double(p, half_to_double(((const uint16_t *)b)[j]), style); break;
+  case ST_T_FLOAT16: n = fmt_double(p, st_half_to_double(((const uint16_t *)b)[j]), style); break;
   case ST_T_FLOAT: {
     float v = ((const float *)b)[j];
     n = isfinite(v) ? fmt_float_finite(p, v) : fmt_nonfinite(p, v, style);

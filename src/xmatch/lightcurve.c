@@ -8,7 +8,9 @@
 **   2. Cells: every valid target's cone (radius widened by LC_COVER_REL) is
 **      covered at the finest order k whose cells are at least as large as
 **      the cone (st_hpx_cone_moc, inclusive), the cells are sorted and made
-**      unique; beyond LC_MAX_CELLS the set is coarsened one order at a time.
+**      unique; beyond LC_MAX_CELLS the set is coarsened one order at a time
+**      (the cones are covered on o->threads threads, cover_cells_par, with
+**      the same result as the sequential cover_cells).
 **   3. Per catalog, one st_query: region = the cells, columns = detection
 **      columns + the catalog's ra/dec, where = the user's filter (and, for a
 **      catalog without _healpix_29, the merged Dec intervals of the cones, so
@@ -27,6 +29,7 @@
 ** Nothing is allocated per row: per-row work is array loops.
 */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +232,97 @@ static int cover_cells(const double *ra, const double *dec, int64_t nt, double r
   st_moc_free(&m);
   if (rc) { free(v); return rc; }
   n = unique_i64(v, n);
+  while (n > LC_MAX_CELLS && k > 0) {
+    for (int64_t i = 0; i < n; i++) v[i] >>= 2;
+    n = unique_i64(v, n);
+    k--;
+  }
+  *pix = v; *npix = n; *order = k;
+  return 0;
+}
+
+/* One thread's share of cover_cells_par: cells of targets [t0, t1) at order k. */
+typedef struct cc_job {
+  const double *ra, *dec;
+  int64_t t0, t1;
+  double r_deg;
+  int k;
+  int64_t *v, n, cap;
+  int rc;
+  st_error err;
+} cc_job;
+
+static void *cc_worker(void *arg) {
+  cc_job *J = arg;
+  st_moc m;
+  st_moc_init(&m, J->k);
+  for (int64_t t = J->t0; t < J->t1 && !J->rc; t++) {
+    if (isnan(J->ra[t])) continue;
+    if ((J->rc = st_hpx_cone_moc(J->k, J->ra[t], J->dec[t], J->r_deg, &m, &J->err))) break;
+    int64_t c = st_moc_npix(&m, J->k);
+    if (J->n + c > 4 * (int64_t)LC_MAX_CELLS) { J->rc = ST_ERR_LIMIT; break; }   /* -> sequential */
+    if (J->n + c > J->cap) {
+      int64_t nc = J->cap ? J->cap * 2 : 1024;
+      while (nc < J->n + c) nc *= 2;
+      int64_t *nv = realloc(J->v, (size_t)nc * sizeof *nv);
+      if (!nv) { J->rc = nomem(&J->err); break; }
+      J->v = nv; J->cap = nc;
+    }
+    int64_t got = 0;
+    if ((J->rc = st_moc_pixels(&m, J->k, J->v + J->n, J->cap - J->n, &got, &J->err))) break;
+    J->n += got;
+  }
+  st_moc_free(&m);
+  return NULL;
+}
+
+/*
+** cover_cells on `threads` threads, each covering a range of targets at the
+** same order; the union is then made unique and coarsened as in
+** cover_cells.  When the cells together would exceed the bound at which
+** cover_cells coarsens during its loop (4 x LC_MAX_CELLS), cover_cells
+** itself runs instead, so the result is always the same.
+*/
+static int cover_cells_par(const double *ra, const double *dec, int64_t nt, double r_deg, int threads,
+                           int64_t **pix, int64_t *npix, int *order, st_error *err) {
+  if (threads > 8) threads = 8;
+  if (threads <= 1 || nt < 512) return cover_cells(ra, dec, nt, r_deg, pix, npix, order, err);
+  int k = 0;
+  for (int o = 29; o >= 0; o--)
+    if (st_hpx_max_pixrad(o) >= r_deg) { k = o; break; }
+  cc_job J[8];
+  pthread_t th[8];
+  bool started[8] = {false};
+  memset(J, 0, sizeof J);
+  for (int i = 0; i < threads; i++) {
+    J[i] = (cc_job){ra, dec, nt * i / threads, nt * (i + 1) / threads, r_deg, k, NULL, 0, 0, 0, {0}};
+    started[i] = i > 0 && !pthread_create(&th[i], NULL, cc_worker, &J[i]);
+  }
+  for (int i = 0; i < threads; i++) if (!started[i]) cc_worker(&J[i]);
+  for (int i = 1; i < threads; i++) if (started[i]) pthread_join(th[i], NULL);
+  int rc = 0;
+  int64_t total = 0;
+  for (int i = 0; i < threads; i++) {
+    if (J[i].rc == ST_ERR_LIMIT) rc = ST_ERR_LIMIT;
+    else if (J[i].rc && !rc) { rc = J[i].rc; *err = J[i].err; }
+    total += J[i].n;
+  }
+  if (!rc && total > 4 * (int64_t)LC_MAX_CELLS) rc = ST_ERR_LIMIT;
+  int64_t *v = NULL;
+  if (!rc) {
+    v = malloc(((size_t)total + 1) * sizeof *v);
+    if (!v) rc = nomem(err);
+    int64_t n = 0;
+    for (int i = 0; i < threads && v; i++) {
+      if (J[i].n) memcpy(v + n, J[i].v, (size_t)J[i].n * sizeof *v);
+      n += J[i].n;
+    }
+    total = n;
+  }
+  for (int i = 0; i < threads; i++) free(J[i].v);
+  if (rc == ST_ERR_LIMIT) return cover_cells(ra, dec, nt, r_deg, pix, npix, order, err);
+  if (rc) { free(v); return rc; }
+  int64_t n = unique_i64(v, total);
   while (n > LC_MAX_CELLS && k > 0) {
     for (int64_t i = 0; i < n; i++) v[i] >>= 2;
     n = unique_i64(v, n);
@@ -820,7 +914,7 @@ int st_lightcurves_run(const st_catalog *const *catalogs, int n_catalogs, const 
   for (int c = 0; c < n_catalogs; c++)
     if ((rc = catalog_totals(catalogs[c], &st, err))) goto done;
   if (nvalid) {
-    if ((rc = cover_cells(R.tra, R.tdec, R.nt, r_cov, &R.pix, &R.npix, &R.order, err))) goto done;
+    if ((rc = cover_cells_par(R.tra, R.tdec, R.nt, r_cov, o->threads, &R.pix, &R.npix, &R.order, err))) goto done;
     st.cell_order = R.order;
     st.cells = R.npix;
     for (int c = 0; c < n_catalogs; c++)

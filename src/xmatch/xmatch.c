@@ -14,9 +14,10 @@
 ** single whole-sky entry for a table / plain Parquet file.  An entry is
 ** loaded (its rows read once straight from its Parquet files, row groups
 ** pruned and rows filtered by where_right, and indexed for the radius:
-** xmatch/kernel.c) the first time a unit needs it, and freed when the last
-** unit that needs it has finished (reference counts computed up front), so
-** every right partition is decoded once.
+** xmatch/kernel.c; a partition gets the cell grid index of its HEALPix
+** cell, st_xm_index_build_cell) the first time a unit needs it, and freed
+** when the last unit that needs it has finished (reference counts
+** computed up front), so every right partition is decoded once.
 **
 ** Which entries a unit needs: those whose cell may hold a point within the
 ** radius of the unit's cell.  Each cell is bounded by a cap (its centre and
@@ -25,9 +26,16 @@
 ** lost at a partition boundary (the index's bounding box quickly rejects
 ** the points of a neighbour that turn out to be too far).
 **
-** Matching a unit: the unit's unit vectors are computed once; each needed
-** entry's index is queried with them (k nearest or all; the index's
-** bounding box rejects far queries at once).  Pairs carry the key
+** Matching a unit: the unit's unit vectors and charts are computed once;
+** each needed entry's index is queried with them (k nearest or all; the
+** index's bounding box rejects far queries at once).  An entry whose cell
+** contains the unit's cell or lies inside it is queried with every row of
+** the unit; an entry whose cell is disjoint from the unit's (a neighbour,
+** or the margin partition) only with the unit's rows whose disc of radius
+** r may leave the unit's cell (st_xm_cell_boundary): a row deeper inside
+** cannot be within r of a row outside the cell.  For partitions much larger
+** than r that is a tiny fraction, so each left row is in effect matched
+** against one index.  Pairs carry the key
 ** (entry << 40 | row), so the tie order "right row order" is partition
 ** order then row order.  When
 ** several entries yield pairs they are merged: bucketed by left row, sorted
@@ -38,7 +46,10 @@
 ** take as nulls), right rows gathered per entry and concatenated, then the
 ** `_dist_arcsec` column.  Units run on `threads` workers (atomic counter);
 ** each result goes to its unit's slot and the slots are concatenated in
-** unit order, so the output does not depend on the thread count.  Binned
+** unit order, so the output does not depend on the thread count.  With one
+** worker and fixed-width columns the units instead gather their rows
+** straight into the final columns ("direct output" below): same table,
+** without the per-unit tables and the concatenation.  Binned
 ** unpartitioned left sides are finally put back in table order (a stable
 ** counting sort on the left row index).
 **
@@ -62,6 +73,7 @@
 #include "query/expr.h"
 #include "skytile.h"
 #include "util/err.h"
+#include "util/mem.h"
 #include "xmatch/xmatch_int.h"
 
 #define XM_KEY_SHIFT 40
@@ -367,6 +379,25 @@ static int column_doubles(const st_table *t, const char *name, double **out, st_
   return 0;
 }
 
+/* Column `name` of t as doubles: a view of the column when it is a double
+   column without nulls (*owned = NULL), else a converted copy (*owned, to
+   free). */
+static int column_doubles_view(const st_table *t, const char *name, const double **view,
+                               double **owned, st_error *err) {
+  *owned = NULL;
+  int c = st_table_column_index(t, name);
+  ST_CHECK(c >= 0, err, ST_ERR_NOTFOUND, "xmatch: no column '%s'", name);
+  const st_field *f = &t->schema.children[c];
+  const st_array *a = t->columns[c];
+  if (f->type == ST_T_DOUBLE && !f->dict_encoded && !a->buf[0] && a->buf[1]) {
+    *view = (const double *)a->buf[1] + a->offset;
+    return 0;
+  }
+  ST_TRY(column_doubles(t, name, owned, err));
+  *view = *owned;
+  return 0;
+}
+
 /* ---- right entries and units ---------------------------------------------- */
 
 typedef struct rentry {
@@ -382,6 +413,8 @@ typedef struct rentry {
   st_table *own;           /* loaded rows (query columns), owned             */
   st_table *proj;          /* projection to the output columns               */
   st_xm_index *ix;         /* kd-tree over the rows                          */
+  bool leaks;              /* some rows lie outside the cell: every unit     */
+                           /* row is matched against them                    */
 } rentry;
 
 typedef struct unit {
@@ -392,6 +425,8 @@ typedef struct unit {
   int64_t *rows;           /* unpartitioned left: its rows (NULL: range)     */
   int64_t row0, nrows;     /* range [row0, row0+nrows) when rows == NULL     */
   int *ents;               /* right entries needed                           */
+  bool *efull;             /* per entry: match every row of the unit (else   */
+                           /* only the rows near the cell's boundary)        */
   int nents;
   st_table *result;        /* output rows                                    */
   int64_t *lidx;           /* binned left: left row of each output row       */
@@ -419,6 +454,7 @@ typedef struct xrun {
   pthread_mutex_t mu;      /* err, stats                                     */
   st_error err;
   st_xmatch_stats stats;
+  struct dout *dout;       /* direct output (one worker), or NULL            */
 } xrun;
 
 static void cell_cap(int order, int64_t pixel, double v[3], double *rad) {
@@ -456,7 +492,8 @@ static int unit_select(xrun *X, unit *u, st_error *err) {
   cell_cap(u->order, u->pixel, v, &rad);
   double r = X->o->radius_arcsec * XM_ARCSEC2RAD;
   u->ents = malloc(((size_t)X->nents + 1) * sizeof *u->ents);
-  if (!u->ents) return st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+  u->efull = malloc(((size_t)X->nents + 1) * sizeof *u->efull);
+  if (!u->ents || !u->efull) return st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
   if (X->M.cat && u->order >= 0) {
     /* margin: when one right partition R contains the unit's cell, R and
        R's margin partition hold every right row within the radius */
@@ -467,11 +504,14 @@ static int unit_select(xrun *X, unit *u, st_error *err) {
       else if (cell_contains(u->order, u->pixel, E->order, E->pixel)) overlapping++;
     }
     if (covering >= 0 && overlapping == 1) {
+      u->efull[u->nents] = true;
       u->ents[u->nents++] = covering;
       X->ents[covering].need++;
       for (int e = X->nprim; e < X->nents; e++)
         if (X->ents[e].order == X->ents[covering].order &&
             X->ents[e].pixel == X->ents[covering].pixel) {
+          /* margin rows lie outside R, so beyond the unit's cell */
+          u->efull[u->nents] = false;
           u->ents[u->nents++] = e;
           X->ents[e].need++;
           break;
@@ -482,6 +522,11 @@ static int unit_select(xrun *X, unit *u, st_error *err) {
   for (int e = 0; e < X->nprim; e++) {
     rentry *E = &X->ents[e];
     if (u->order >= 0 && E->order >= 0 && vec_angle(v, E->v) > rad + E->rad + r) continue;
+    /* a right cell disjoint from the unit's holds matches only of the
+       unit's rows within the radius of the unit cell's boundary */
+    u->efull[u->nents] = u->order < 0 || E->order < 0 ||
+                         cell_contains(E->order, E->pixel, u->order, u->pixel) ||
+                         cell_contains(u->order, u->pixel, E->order, E->pixel);
     u->ents[u->nents++] = e;
     E->need++;
   }
@@ -497,8 +542,9 @@ static void entry_drop(rentry *E) {
 }
 
 /* Load an entry (caller holds E->mu). */
-static int entry_load(xrun *X, rentry *E, st_error *err) {
+static int entry_load(xrun *X, rentry *E, st_xm_scratch *scr, st_error *err) {
   const xside *R = E->margin ? &X->M : &X->R;
+  E->leaks = false;
   st_table *t = NULL;
   int rc = 0;
   int64_t bytes = 0;
@@ -526,15 +572,27 @@ static int entry_load(xrun *X, rentry *E, st_error *err) {
     }
   }
   int *proj = malloc(((size_t)R->ncols + 1) * sizeof *proj);
-  double *ra = NULL, *dec = NULL;
+  double *ra_own = NULL, *dec_own = NULL;
+  const double *ra = NULL, *dec = NULL;
   if (!proj) rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
   if (!rc) rc = resolve_cols(t, R->cols, R->ncols, proj, err);
   if (!rc) rc = st_table_select_columns(t, proj, R->ncols, &E->proj, err);
-  if (!rc) rc = column_doubles(t, R->ra, &ra, err);
-  if (!rc) rc = column_doubles(t, R->dec, &dec, err);
-  if (!rc) rc = st_xm_index_build_hint(ra, dec, t->n_rows, X->o->radius_arcsec, &E->ix, err);
-  free(ra);
-  free(dec);
+  if (!rc) rc = column_doubles_view(t, R->ra, &ra, &ra_own, err);
+  if (!rc) rc = column_doubles_view(t, R->dec, &dec, &dec_own, err);
+  if (!rc && !E->margin && E->order >= 0)
+    rc = st_xm_index_build_cell_s(E->order, E->pixel, ra, dec, t->n_rows, X->o->radius_arcsec,
+                                  scr, &E->ix, err);
+  else if (!rc)
+    rc = st_xm_index_build_hint(ra, dec, t->n_rows, X->o->radius_arcsec, &E->ix, err);
+  /* rows outside the partition's cell (not in a HATS catalog: the cell
+     holds its rows) could match any row of a neighbouring unit */
+  if (!rc && !E->margin && E->order >= 0) {
+    int64_t out = st_xm_index_cell_outside(E->ix);
+    if (out < 0) out = st_xm_cell_outside(E->order, E->pixel, ra, dec, t->n_rows);
+    E->leaks = out > 0;
+  }
+  free(ra_own);
+  free(dec_own);
   free(proj);
   if (!rc && t->n_rows > XM_ROW_MASK)
     rc = st_fail(err, ST_ERR_LIMIT, "xmatch: right partition of %lld rows is too large",
@@ -771,18 +829,315 @@ done:
   return rc;
 }
 
+/* ---- direct output (one worker, fixed-width columns) ---------------------------
+**
+** With one worker the units finish in order, so their rows can be gathered
+** straight into the final columns (no per-unit tables, no concatenation):
+** each output column is a growable buffer (realloc: large blocks are moved
+** by remapping, not copied) of fixed-width values plus a validity bitmap
+** made at the first null.  Used when every output column has a fixed width
+** (numbers, dates, timestamps, decimals, fixed binary); else the units build
+** tables as above.  The fields (names, types, nullability) are those the
+** per-unit path would give: left fields from the first unit with output
+** rows, right fields from the first right entry it takes rows from (or the
+** empty right table), checked against every later source (ST_ERR_SCHEMA, as
+** the concatenation would).
+*/
+typedef struct dcol {
+  uint8_t *data;           /* values (width bytes each), st_aligned_alloc    */
+  uint8_t *valid;          /* validity bitmap or NULL (no null yet), malloc  */
+  int width;               /* bytes per value                                */
+  int64_t cap;             /* values allocated                               */
+  size_t bytes;            /* bytes allocated at data                        */
+} dcol;
+
+/* Value buffers come from st_aligned_alloc, whose large blocks are
+   recycled: once a previous result has been freed, a new one reuses its
+   pages instead of faulting in fresh ones. */
+static uint8_t *dbuf_grow(uint8_t *old, size_t used, size_t bytes) {
+  uint8_t *p = st_aligned_alloc(bytes);
+  if (!p) return NULL;
+  if (old) {
+    memcpy(p, old, used);
+    st_aligned_free(old);
+  }
+  return p;
+}
+
+typedef struct dout {
+  dcol *cols;              /* left columns, right columns, _dist_arcsec      */
+  int ncols;
+  int64_t n;               /* rows so far                                    */
+  st_field *lf, *rf;       /* reference fields (NULL until the first rows)   */
+  int nlf, nrf;
+  int64_t hint;            /* first capacity (left rows, when known)         */
+} dout;
+
+static void dout_free(dout *D) {
+  if (!D) return;
+  for (int c = 0; c < D->ncols; c++) {
+    st_aligned_free(D->cols[c].data);
+    free(D->cols[c].valid);
+  }
+  free(D->cols);
+  for (int c = 0; c < D->nlf; c++) st_field_clear(&D->lf[c]);
+  for (int c = 0; c < D->nrf; c++) st_field_clear(&D->rf[c]);
+  free(D->lf);
+  free(D->rf);
+  free(D);
+}
+
+static bool fixed_field(const st_field *f) {
+  return !f->dict_encoded && f->n_children == 0 && st_type_byte_width(f) > 0;
+}
+
+static int dcol_reserve(dcol *c, int64_t need, int64_t n, int64_t hint, st_error *err) {
+  if (need <= c->cap) return 0;
+  int64_t cap = c->cap ? c->cap : hint > 4096 ? hint : 4096;
+  while (cap < need) cap *= 2;
+  size_t bytes = (size_t)cap * (size_t)c->width;
+  uint8_t *d = dbuf_grow(c->data, (size_t)n * (size_t)c->width, bytes);
+  if (!d)
+    return st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory (%lld output rows)", (long long)cap);
+  c->data = d;
+  c->bytes = bytes;
+  if (c->valid) {
+    uint8_t *v = realloc(c->valid, (size_t)(cap + 7) / 8 + 64);
+    if (!v)
+      return st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory (%lld output rows)", (long long)cap);
+    memset(v + (n + 7) / 8, 0xFF, (size_t)((cap + 7) / 8 - (n + 7) / 8));
+    c->valid = v;
+  }
+  c->cap = cap;
+  return 0;
+}
+
+/* Mark row r null (making the bitmap: rows before are valid). */
+static int dcol_null(dcol *c, int64_t r, st_error *err) {
+  if (!c->valid) {
+    c->valid = malloc((size_t)(c->cap + 7) / 8 + 64);
+    if (!c->valid) return st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+    memset(c->valid, 0xFF, (size_t)(c->cap + 7) / 8 + 64);
+  }
+  c->valid[r >> 3] &= (uint8_t) ~(1u << (r & 7));
+  return 0;
+}
+
+/* dst[i] = src[idx[i]] for the rows with idx >= 0 (width w). */
+static void gather_w(uint8_t *dst, const uint8_t *src, int w, const int64_t *idx, int64_t n) {
+  switch (w) {
+    case 8:
+      for (int64_t i = 0; i < n; i++)
+        if (idx[i] >= 0) memcpy(dst + 8 * i, src + 8 * idx[i], 8);
+      break;
+    case 4:
+      for (int64_t i = 0; i < n; i++)
+        if (idx[i] >= 0) memcpy(dst + 4 * i, src + 4 * idx[i], 4);
+      break;
+    default:
+      for (int64_t i = 0; i < n; i++)
+        if (idx[i] >= 0)
+          memcpy(dst + (size_t)w * (size_t)i, src + (size_t)w * (size_t)idx[i], (size_t)w);
+  }
+}
+
+static int dout_check_field(const st_field *want, const st_field *got, st_error *err) {
+  if (st_field_equal(want, got)) return 0;
+  char a[96], b[96];
+  st_field_type_string(want, a, sizeof a);
+  st_field_type_string(got, b, sizeof b);
+  return st_fail(err, ST_ERR_SCHEMA, "xmatch: column '%s' is %s in one partition and %s in another",
+                 want->name, a, b);
+}
+
+/* At the unit with the first output rows: take the reference fields and
+   make the columns, or give up the direct output (a column without a fixed
+   width): then X->dout is NULL and the units build tables. */
+static int dout_capture(xrun *X, const st_table *lt, const int64_t *key, int64_t n, st_error *err) {
+  dout *D = X->dout;
+  int nl = X->L.ncols, nr = X->R.ncols, rc = 0;
+  int *lc = malloc(((size_t)nl + 1) * sizeof *lc);
+  if (!lc) return st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+  rc = resolve_cols(lt, X->L.cols, nl, lc, err);
+  int first = -1;
+  for (int64_t i = 0; i < n; i++)
+    if (key[i] >= 0 && (first < 0 || (int)(key[i] >> XM_KEY_SHIFT) < first))
+      first = (int)(key[i] >> XM_KEY_SHIFT);
+  const st_table *rt = first >= 0 ? X->ents[first].proj : X->rempty;
+  bool fixed = true;
+  for (int c = 0; c < nl && !rc; c++) fixed &= fixed_field(&lt->schema.children[lc[c]]);
+  for (int c = 0; c < nr && !rc; c++) fixed &= fixed_field(&rt->schema.children[c]);
+  if (!rc && !fixed) {
+    dout_free(D);
+    X->dout = NULL;
+    free(lc);
+    return 0;
+  }
+  D->lf = calloc((size_t)nl + 1, sizeof *D->lf);
+  D->rf = calloc((size_t)nr + 1, sizeof *D->rf);
+  D->ncols = nl + nr + 1;
+  D->cols = calloc((size_t)D->ncols, sizeof *D->cols);
+  if (!rc && (!D->lf || !D->rf || !D->cols))
+    rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+  for (int c = 0; c < nl && !rc; c++, D->nlf++)
+    if (st_field_copy(&D->lf[c], &lt->schema.children[lc[c]]))
+      rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+  for (int c = 0; c < nr && !rc; c++, D->nrf++)
+    if (st_field_copy(&D->rf[c], &rt->schema.children[c]))
+      rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+  for (int c = 0; c < nl && !rc; c++) D->cols[c].width = st_type_byte_width(&D->lf[c]);
+  for (int c = 0; c < nr && !rc; c++) D->cols[nl + c].width = st_type_byte_width(&D->rf[c]);
+  if (!rc) D->cols[nl + nr].width = 8;
+  free(lc);
+  return rc;
+}
+
+/* Append the unit's rows (li: rows of lt; key: right entry << shift | row,
+   or -1; d: distances) to the direct output. */
+static int dout_append(xrun *X, const st_table *lt, const int64_t *li, const int64_t *key,
+                       const double *d, int64_t n, st_error *err) {
+  dout *D = X->dout;
+  int nl = X->L.ncols, nr = X->R.ncols;
+  int64_t base = D->n;
+  int *lc = malloc(((size_t)nl + 1) * sizeof *lc);
+  int64_t *ridx = malloc((size_t)(n > 0 ? n : 1) * sizeof *ridx);
+  int rc = 0;
+  if (!lc || !ridx) rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+  if (!rc) rc = resolve_cols(lt, X->L.cols, nl, lc, err);
+  for (int c = 0; c < D->ncols && !rc; c++)
+    rc = dcol_reserve(&D->cols[c], base + n, base, D->hint, err);
+  /* left columns */
+  for (int c = 0; c < nl && !rc; c++) {
+    const st_array *a = lt->columns[lc[c]];
+    dcol *o = &D->cols[c];
+    if ((rc = dout_check_field(&D->lf[c], &lt->schema.children[lc[c]], err))) break;
+    gather_w(o->data + (size_t)base * (size_t)o->width,
+             a->buf[1] + (size_t)a->offset * (size_t)o->width, o->width, li, n);
+    if (a->buf[0])
+      for (int64_t i = 0; i < n && !rc; i++)
+        if (!st_array_is_valid(a, li[i])) rc = dcol_null(o, base + i, err);
+  }
+  /* right columns: runs of rows from one entry */
+  for (int64_t i = 0; i < n && !rc;) {
+    int64_t j = i;
+    if (key[i] < 0) {
+      while (j < n && key[j] < 0) j++;
+      for (int c = 0; c < nr && !rc; c++)
+        for (int64_t t = i; t < j && !rc; t++) {
+          memset(D->cols[nl + c].data + (size_t)(base + t) * (size_t)D->cols[nl + c].width, 0,
+                 (size_t)D->cols[nl + c].width);
+          rc = dcol_null(&D->cols[nl + c], base + t, err);
+        }
+      i = j;
+      continue;
+    }
+    int e = (int)(key[i] >> XM_KEY_SHIFT);
+    while (j < n && key[j] >= 0 && (int)(key[j] >> XM_KEY_SHIFT) == e) {
+      ridx[j] = key[j] & XM_ROW_MASK;
+      j++;
+    }
+    const st_table *rt = X->ents[e].proj;
+    for (int c = 0; c < nr && !rc; c++) {
+      const st_array *a = rt->columns[c];
+      dcol *o = &D->cols[nl + c];
+      if ((rc = dout_check_field(&D->rf[c], &rt->schema.children[c], err))) break;
+      gather_w(o->data + (size_t)(base + i) * (size_t)o->width,
+               a->buf[1] + (size_t)a->offset * (size_t)o->width, o->width, ridx + i, j - i);
+      if (a->buf[0])
+        for (int64_t t = i; t < j && !rc; t++)
+          if (!st_array_is_valid(a, ridx[t])) rc = dcol_null(o, base + t, err);
+    }
+    i = j;
+  }
+  /* distances */
+  if (!rc) {
+    dcol *o = &D->cols[nl + nr];
+    memcpy(o->data + (size_t)base * 8, d, (size_t)n * 8);
+    for (int64_t i = 0; i < n && !rc; i++)
+      if (key[i] < 0) rc = dcol_null(o, base + i, err);
+  }
+  if (!rc) D->n += n;
+  free(lc);
+  free(ridx);
+  return rc;
+}
+
+static void dmem_free(st_mem *m) {
+  free(m->owner);
+  free(m);
+}
+
+static void dmem_aligned_free(st_mem *m) {
+  st_aligned_free(m->data);
+  free(m);
+}
+
+/* The direct output as a table (D->n > 0). */
+static int dout_finish(xrun *X, st_table **out, st_error *err) {
+  dout *D = X->dout;
+  const st_xmatch_options *o = X->o;
+  int nl = X->L.ncols, nr = X->R.ncols, nc = D->ncols, nf = 0, rc = 0;
+  st_field *fields = calloc((size_t)nc, sizeof *fields);
+  st_array **cols = calloc((size_t)nc, sizeof *cols);
+  if (!fields || !cols) rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+  for (int i = 0; i < nl && !rc; i++, nf++)
+    if (renamed_field(&fields[nf], &D->lf[i],
+                      strcmp(D->lf[i].name, "_healpix_29") ? o->suffix_left : ""))
+      rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+  for (int i = 0; i < nr && !rc; i++, nf++)
+    if (renamed_field(&fields[nf], &D->rf[i], o->suffix_right))
+      rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+  if (!rc && st_field_init(&fields[nf++], "_dist_arcsec", ST_T_DOUBLE, true))
+    rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+  for (int c = 0; c < nc && !rc; c++) {
+    dcol *dc = &D->cols[c];
+    st_array *a = st_array_new();
+    if (!a) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); break; }
+    cols[c] = a;
+    a->length = D->n;
+    a->n_buffers = 2;
+    a->mem[1] = st_mem_wrap(dc->data, dc->bytes, dmem_aligned_free, NULL);
+    if (!a->mem[1]) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); break; }
+    a->buf[1] = dc->data;
+    dc->data = NULL;
+    a->null_count = 0;
+    if (dc->valid) {
+      a->mem[0] = st_mem_wrap(dc->valid, (size_t)(D->n + 7) / 8, dmem_free, dc->valid);
+      if (!a->mem[0]) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); break; }
+      a->buf[0] = dc->valid;
+      dc->valid = NULL;
+      a->null_count = -1;
+      st_array_null_count(a);
+    }
+  }
+  if (!rc) rc = st_table_new(fields, cols, nc, D->n, NULL, out, err);
+  else
+    for (int c = 0; c < nc && cols; c++) st_array_free(cols[c]);
+  for (int i = 0; i < nf; i++) st_field_clear(&fields[i]);
+  free(fields);
+  free(cols);
+  return rc;
+}
+
 /* ---- running a unit ---------------------------------------------------------- */
 
-static int unit_run(xrun *X, unit *u, st_error *err) {
+/* A worker's scratch, reused from unit to unit: unit vectors and charts. */
+typedef struct wscr {
+  double *xyz;             /* 6 doubles per row: xyz, then the charts        */
+  int64_t cap;             /* rows                                           */
+  st_xm_scratch build;     /* for building the right indexes                 */
+} wscr;
+
+static int unit_run(xrun *X, unit *u, wscr *W, st_error *err) {
   const st_xmatch_options *o = X->o;
   st_table *lt_own = NULL;
   const st_table *lt = NULL;
-  double *qra = NULL, *qdec = NULL;
-  bool own_q = false;
+  const double *qra = NULL, *qdec = NULL;
+  double *qra_own = NULL, *qdec_own = NULL;   /* copies made here, to free */
   int64_t nq = 0;
   int64_t *li = NULL, *key = NULL;
   double *dd = NULL;
-  st_xm_pairs pp = {0}, acc = {0};
+  st_xm_pairs acc = {0};
   int rc = 0;
 
   /* left rows */
@@ -794,19 +1149,17 @@ static int unit_run(xrun *X, unit *u, st_error *err) {
     pthread_mutex_unlock(&X->mu);
     lt = lt_own;
     nq = lt->n_rows;
-    if ((rc = column_doubles(lt, X->L.ra, &qra, err))) goto done;
-    if ((rc = column_doubles(lt, X->L.dec, &qdec, err))) goto done;
-    own_q = true;
+    if ((rc = column_doubles_view(lt, X->L.ra, &qra, &qra_own, err))) goto done;
+    if ((rc = column_doubles_view(lt, X->L.dec, &qdec, &qdec_own, err))) goto done;
   } else if (u->rows) {
     lt = X->lview;
     nq = u->nrows;
-    qra = malloc((size_t)(nq > 0 ? nq : 1) * sizeof *qra);
-    qdec = malloc((size_t)(nq > 0 ? nq : 1) * sizeof *qdec);
-    own_q = true;
+    qra = qra_own = malloc((size_t)(nq > 0 ? nq : 1) * sizeof *qra_own);
+    qdec = qdec_own = malloc((size_t)(nq > 0 ? nq : 1) * sizeof *qdec_own);
     if (!qra || !qdec) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); goto done; }
     for (int64_t i = 0; i < nq; i++) {
-      qra[i] = X->lra[u->rows[i]];
-      qdec[i] = X->ldec[u->rows[i]];
+      qra_own[i] = X->lra[u->rows[i]];
+      qdec_own[i] = X->ldec[u->rows[i]];
     }
   } else {
     lt = X->lview;
@@ -816,45 +1169,73 @@ static int unit_run(xrun *X, unit *u, st_error *err) {
   }
 
   /* unit vectors once, then match against each needed entry */
-  double *xyz = NULL;
+  double *xyz = NULL, *chart = NULL;
   if (u->nents > 0) {
-    xyz = malloc((size_t)(nq > 0 ? nq : 1) * 3 * sizeof *xyz);
-    if (!xyz) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); goto done; }
-    st_xm_radec_to_xyz(qra, qdec, nq, xyz);
+    if (nq > W->cap) {
+      int64_t cap = nq > 2 * W->cap ? nq : 2 * W->cap;
+      free(W->xyz);
+      W->xyz = malloc((size_t)cap * 6 * sizeof *W->xyz);
+      W->cap = W->xyz ? cap : 0;
+      if (!W->xyz) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); goto done; }
+    }
+    xyz = W->xyz;
+    chart = W->xyz + 3 * nq;
+    st_xm_radec_to_xyzc(qra, qdec, nq, xyz, chart);
   }
+  /* rows near the cell's boundary (the only ones that can match rows of
+     a disjoint right cell), gathered once */
+  int64_t *bidx = NULL, nb = -1;
+  double *bra = NULL, *bdec = NULL, *bxyz = NULL, *bchart = NULL;
   int with_pairs = 0;
   for (int j = 0; j < u->nents && !rc; j++) {
     rentry *E = &X->ents[u->ents[j]];
     pthread_mutex_lock(&E->mu);
-    if (!E->loaded) rc = entry_load(X, E, err);
+    if (!E->loaded) rc = entry_load(X, E, &W->build, err);
     pthread_mutex_unlock(&E->mu);
     if (rc) break;
-    pp.n = 0;
-    rc = st_xm_index_match_xyz(E->ix, qra, qdec, xyz, nq, 0, o->min_radius_arcsec,
-                               o->radius_arcsec, X->k, &pp, err);
-    if (rc || pp.n == 0) continue;
+    /* the kernel appends to acc; then the appended pairs get the entry in
+       their keys (and boundary rows their unit row index) */
+    int64_t n0 = acc.n;
+    if (u->efull[j] || E->leaks) {
+      rc = st_xm_index_match_xyzc(E->ix, qra, qdec, xyz, chart, nq, 0, o->min_radius_arcsec,
+                                  o->radius_arcsec, X->k, &acc, err);
+    } else {
+      if (nb < 0) {
+        size_t m = (size_t)(nq > 0 ? nq : 1);
+        bidx = malloc(m * sizeof *bidx);
+        if (!bidx) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); break; }
+        nb = st_xm_cell_boundary_chart(u->order, u->pixel, chart, nq, o->radius_arcsec, bidx);
+        m = (size_t)(nb > 0 ? nb : 1);
+        bra = malloc(m * sizeof *bra);
+        bdec = malloc(m * sizeof *bdec);
+        bxyz = malloc(m * 6 * sizeof *bxyz);
+        if (!bra || !bdec || !bxyz) {
+          rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
+          break;
+        }
+        bchart = bxyz + 3 * m;
+        for (int64_t i = 0; i < nb; i++) {
+          int64_t q = bidx[i];
+          bra[i] = qra[q];
+          bdec[i] = qdec[q];
+          memcpy(bxyz + 3 * i, xyz + 3 * q, 3 * sizeof *bxyz);
+          memcpy(bchart + 3 * i, chart + 3 * q, 3 * sizeof *bchart);
+        }
+      }
+      if (nb > 0)
+        rc = st_xm_index_match_xyzc(E->ix, bra, bdec, bxyz, bchart, nb, 0, o->min_radius_arcsec,
+                                    o->radius_arcsec, X->k, &acc, err);
+      for (int64_t i = n0; i < acc.n && !rc; i++) acc.qi[i] = bidx[acc.qi[i]];
+    }
+    if (rc || acc.n == n0) continue;
     with_pairs++;
-    if (acc.n + pp.n > acc.cap) {
-      int64_t cap = acc.cap ? acc.cap : 1024;
-      while (cap < acc.n + pp.n) cap *= 2;
-      int64_t *a = realloc(acc.qi, (size_t)cap * sizeof *a);
-      if (a) acc.qi = a;
-      int64_t *b = realloc(acc.ri, (size_t)cap * sizeof *b);
-      if (b) acc.ri = b;
-      double *c = realloc(acc.dist_arcsec, (size_t)cap * sizeof *c);
-      if (c) acc.dist_arcsec = c;
-      if (!a || !b || !c) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); break; }
-      acc.cap = cap;
-    }
     int64_t ek = (int64_t)u->ents[j] << XM_KEY_SHIFT;
-    for (int64_t i = 0; i < pp.n; i++) {
-      acc.qi[acc.n + i] = pp.qi[i];
-      acc.ri[acc.n + i] = ek | pp.ri[i];
-      acc.dist_arcsec[acc.n + i] = pp.dist_arcsec[i];
-    }
-    acc.n += pp.n;
+    for (int64_t i = n0; i < acc.n; i++) acc.ri[i] |= ek;
   }
-  free(xyz);
+  free(bidx);
+  free(bra);
+  free(bdec);
+  free(bxyz);
   if (rc) goto done;
   if (with_pairs > 1 && (rc = merge_pairs(&acc, nq, X->k, err))) goto done;
 
@@ -867,12 +1248,16 @@ static int unit_run(xrun *X, unit *u, st_error *err) {
         if (i == 0 || acc.qi[i] != acc.qi[i - 1]) matched++;
       n += nq - matched;
     }
-    li = malloc((size_t)(n > 0 ? n : 1) * sizeof *li);
-    key = malloc((size_t)(n > 0 ? n : 1) * sizeof *key);
-    dd = malloc((size_t)(n > 0 ? n : 1) * sizeof *dd);
-    if (!li || !key || !dd) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); goto done; }
+    /* (ol, ok, od): left row, key, distance of each output row: the pairs
+       themselves for INNER, else with the unmatched left rows added */
+    int64_t *ol = acc.qi, *ok = acc.ri;
+    double *od = acc.dist_arcsec;
     int64_t w = 0, p = 0;
     if (o->how == ST_XMATCH_LEFT) {
+      ol = li = malloc((size_t)(n > 0 ? n : 1) * sizeof *li);
+      ok = key = malloc((size_t)(n > 0 ? n : 1) * sizeof *key);
+      od = dd = malloc((size_t)(n > 0 ? n : 1) * sizeof *dd);
+      if (!li || !key || !dd) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); goto done; }
       for (int64_t q = 0; q < nq; q++) {
         if (p < acc.n && acc.qi[p] == q) {
           while (p < acc.n && acc.qi[p] == q) {
@@ -886,12 +1271,6 @@ static int unit_run(xrun *X, unit *u, st_error *err) {
           dd[w++] = 0;
         }
       }
-    } else {
-      for (; p < acc.n; p++, w++) {
-        li[w] = acc.qi[p];
-        key[w] = acc.ri[p];
-        dd[w] = acc.dist_arcsec[p];
-      }
     }
     /* left row indices into lt */
     if (u->part < 0) {
@@ -900,11 +1279,15 @@ static int unit_run(xrun *X, unit *u, st_error *err) {
         if (!u->lidx) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); goto done; }
       }
       for (int64_t i = 0; i < n; i++) {
-        li[i] = u->rows ? u->rows[li[i]] : u->row0 + li[i];
-        if (u->lidx) u->lidx[i] = li[i];
+        ol[i] = u->rows ? u->rows[ol[i]] : u->row0 + ol[i];
+        if (u->lidx) u->lidx[i] = ol[i];
       }
     }
-    if (n > 0) rc = build_output(X, lt, li, key, dd, n, &u->result, err);
+    if (n > 0 && X->dout && !X->dout->lf) rc = dout_capture(X, lt, ok, n, err);
+    if (n > 0 && !rc) {
+      if (X->dout) rc = dout_append(X, lt, ol, ok, od, n, err);
+      else rc = build_output(X, lt, ol, ok, od, n, &u->result, err);
+    }
     if (!rc) {
       pthread_mutex_lock(&X->mu);
       X->stats.left_rows += nq;
@@ -924,12 +1307,9 @@ done:
     pthread_mutex_unlock(&E->mu);
   }
   u->nents = 0;
-  if (own_q) {
-    free(qra);
-    free(qdec);
-  }
+  free(qra_own);
+  free(qdec_own);
   st_table_free(lt_own);
-  st_xm_pairs_free(&pp);
   st_xm_pairs_free(&acc);
   free(li);
   free(key);
@@ -939,12 +1319,13 @@ done:
 
 static void *worker(void *arg) {
   xrun *X = arg;
+  wscr W = {NULL, 0, {NULL, 0}};
   for (;;) {
     if (atomic_load(&X->failed)) break;
     int i = atomic_fetch_add(&X->next, 1);
     if (i >= X->nunits) break;
     st_error e = {0};
-    int rc = unit_run(X, &X->units[i], &e);
+    int rc = unit_run(X, &X->units[i], &W, &e);
     if (rc) {
       pthread_mutex_lock(&X->mu);
       if (!atomic_load(&X->failed)) {
@@ -955,6 +1336,8 @@ static void *worker(void *arg) {
       pthread_mutex_unlock(&X->mu);
     }
   }
+  free(W.xyz);
+  st_aligned_free(W.build.p);
   return NULL;
 }
 
@@ -1196,6 +1579,7 @@ static int plan(xrun *X, st_error *err) {
 static void xrun_free(xrun *X) {
   for (int i = 0; i < X->nunits; i++) {
     free(X->units[i].ents);
+    free(X->units[i].efull);
     st_table_free(X->units[i].result);
     free(X->units[i].lidx);
   }
@@ -1212,6 +1596,7 @@ static void xrun_free(xrun *X) {
   free(X->lra);
   free(X->ldec);
   st_expr_free(X->where);
+  dout_free(X->dout);
   side_free(&X->L);
   side_free(&X->R);
   side_free(&X->M);
@@ -1315,6 +1700,15 @@ int st_xmatch_run(const st_xmatch_input *left, const st_xmatch_input *right,
   {
     int nt = o->threads > 0 ? o->threads : 1;
     if (nt > X.nunits) nt = X.nunits;
+    if (nt <= 1 && !X.binned) {
+      /* one worker: units finish in order, gather straight into the output */
+      X.dout = calloc(1, sizeof *X.dout);
+      if (!X.dout) { rc = st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory"); goto done; }
+      /* room for about one row per left row at first (pages are touched
+         only when written; beyond, realloc moves large blocks cheaply) */
+      int64_t nl = X.L.cat ? st_catalog_num_rows(X.L.cat) : X.L.table->n_rows;
+      X.dout->hint = nl > 0 ? (nl < (INT64_C(1) << 22) ? nl : (INT64_C(1) << 22)) : 0;
+    }
     if (nt <= 1) worker(&X);
     else {
       pthread_t *th = calloc((size_t)nt, sizeof *th);
@@ -1344,7 +1738,8 @@ int st_xmatch_run(const st_xmatch_input *left, const st_xmatch_input *right,
         total += X.units[i].result->n_rows;
       }
     st_table *all = NULL;
-    if (nv == 0) rc = empty_result(&X, &all, err);
+    if (X.dout && X.dout->n > 0) rc = dout_finish(&X, &all, err);
+    else if (nv == 0) rc = empty_result(&X, &all, err);
     else if (nv == 1) rc = st_table_slice(v[0], 0, v[0]->n_rows, &all, err);
     else rc = st_table_concat(v, nv, &all, err);
     free(v);

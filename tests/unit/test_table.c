@@ -824,3 +824,34 @@ TEST(table_validate_random_corruption) {
   CHECK(accepted > 50 && accepted < 2000);
   st_field_clear(&lf);
 }
+
+/* st_table_column_doubles / st_half_to_double: IEEE half facts, nulls -> NaN, type errors. */
+TEST(table_column_doubles) {
+  CHECK(st_half_to_double(0x3C00) == 1.0);
+  CHECK(st_half_to_double(0xC000) == -2.0);
+  CHECK(st_half_to_double(0x0001) == 0x1p-24);          /* smallest subnormal */
+  CHECK(st_half_to_double(0x7BFF) == 65504.0);          /* largest finite     */
+  CHECK(isinf(st_half_to_double(0xFC00)) && st_half_to_double(0xFC00) < 0);
+  CHECK(isnan(st_half_to_double(0x7E00)));
+  CHECK(st_type_is_numeric(ST_T_UINT16) && st_type_is_numeric(ST_T_FLOAT16) &&
+        !st_type_is_numeric(ST_T_STRING) && !st_type_is_numeric(ST_T_BOOL));
+
+  int64_t v[5] = {-3, 1, (int64_t)1 << 40, 7, 9};
+  uint8_t valid[5] = {1, 1, 1, 0, 1};
+  st_array *cols[2] = {build_i64(v, valid, 5), build_str(ST_T_STRING, (const char *const[]){"a", "b", "c", "d", "e", NULL})};
+  st_field fields[2] = {mkfield("i", ST_T_INT64), mkfield("s", ST_T_STRING)};
+  st_table *t = NULL;
+  st_error err = {0};
+  CHECK(cols[0] && cols[1]);
+  CHECK(st_table_new(fields, cols, 2, 5, NULL, &t, &err) == 0);
+  double out[5];
+  CHECK(st_table_column_doubles(t, 0, 1, 4, out, &err) == 0);
+  CHECK(out[0] == 1.0 && out[1] == 1099511627776.0 && isnan(out[2]) && out[3] == 9.0);
+  CHECK(st_table_column_doubles(t, 1, 0, 5, out, &err) == ST_ERR_SCHEMA);
+  CHECK(strstr(err.msg, "'s'") && strstr(err.msg, "not numeric"));
+  CHECK(st_table_column_doubles(t, 0, 3, 3, out, &err) == ST_ERR_INVALID);
+  CHECK(st_table_column_doubles(t, 2, 0, 1, out, &err) == ST_ERR_INVALID);
+  st_table_free(t);
+  st_field_clear(&fields[0]);
+  st_field_clear(&fields[1]);
+}

@@ -32,14 +32,13 @@ static uint32_t max_u32(const uint32_t *v, int64_t n) {
 
 ST_AI void gather_w(const uint32_t *idx, int64_t n, const uint8_t *dict, uint8_t *out,
                     const int W) {
+  /* the dictionary may be unaligned (values read in place from a page) */
   if (W == 4) {
-    const uint32_t *d = (const uint32_t *)(const void *)dict;
     uint32_t *o = (uint32_t *)(void *)out;
-    for (int64_t i = 0; i < n; i++) o[i] = d[idx[i]];
+    for (int64_t i = 0; i < n; i++) { uint32_t v; memcpy(&v, dict + (size_t)idx[i] * 4, 4); o[i] = v; }
   } else if (W == 8) {
-    const uint64_t *d = (const uint64_t *)(const void *)dict;
     uint64_t *o = (uint64_t *)(void *)out;
-    for (int64_t i = 0; i < n; i++) o[i] = d[idx[i]];
+    for (int64_t i = 0; i < n; i++) { uint64_t v; memcpy(&v, dict + (size_t)idx[i] * 8, 8); o[i] = v; }
   } else {
     for (int64_t i = 0; i < n; i++) memcpy(out + i * W, dict + (size_t)idx[i] * W, (size_t)W);
   }

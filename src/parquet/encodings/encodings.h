@@ -119,4 +119,49 @@ int st_dict_gather_binary(const uint32_t *idx, int64_t n, const int32_t *dict_of
 int st_dict_decode_fixed(const uint8_t *data, size_t len, int bit_width, const uint8_t *dict,
                          uint32_t dict_n, int width, uint8_t *out, int64_t n, st_error *err);
 
+/* Values at ranks[0..nr) (ascending, each < n) of an RLE/bit-packed hybrid
+   stream of n values of bit_width (no length prefix) into out[0..nr),
+   without unpacking the rest (rle.c). */
+int st_rle_gather_u32(const uint8_t *data, size_t len, int bit_width, int64_t n, const int64_t *ranks,
+                      int64_t nr, uint32_t *out, st_error *err);
+
+/* ---- Snappy view (snappy_view.c) ----------------------------------------- */
+/* Random access into a raw Snappy block without decompressing it. */
+typedef struct st_snappy_elem {
+  uint32_t start;          /* output offset of the element                  */
+  uint32_t len;            /* output bytes                                  */
+  uint32_t src;            /* literal: input offset; copy: back offset      */
+  uint32_t lit;            /* 1 literal, 0 copy                             */
+} st_snappy_elem;
+
+typedef struct st_snappy_view {
+  const uint8_t *in;       /* the block (not owned)                         */
+  uint64_t ulen;           /* uncompressed length                           */
+  st_snappy_elem *el;      /* elements in output order                      */
+  size_t n, cap;
+  size_t hint;             /* element of the last read (search starts there) */
+} st_snappy_view;
+
+/* Parse in[0..len) (the view keeps pointing into it); 0, or -1 when the
+   block is malformed or out of memory (then decompress it instead). */
+int st_snappy_view_parse(st_snappy_view *v, const uint8_t *in, size_t len);
+/* Output bytes [pos, pos + w) into out; 0, or -1 (out of range, or a copy
+   chain too long to follow: decompress instead). */
+int st_snappy_view_get(st_snappy_view *v, uint64_t pos, size_t w, uint8_t *out);
+void st_snappy_view_free(st_snappy_view *v);   /* keeps nothing; v reusable after init to 0 */
+
+/* Resumable decode of a raw Snappy block into out (ulen + 32 bytes of room). */
+typedef struct st_snappy_stream {
+  const uint8_t *in;       /* the block (not owned)                         */
+  size_t ilen, ip;         /* its length; next element                      */
+  uint8_t *out;            /* output (not owned)                            */
+  uint64_t ulen, op;       /* uncompressed length; bytes decoded so far     */
+} st_snappy_stream;
+
+/* 0, or -1 when the length prefix is bad or out_cap < ulen + 32. */
+int st_snappy_stream_init(st_snappy_stream *s, const uint8_t *in, size_t len, uint8_t *out, uint64_t out_cap);
+/* Decode whole elements until at least min(want, ulen) bytes are out; 0, or
+   -1 on a malformed block (then decompress it with the codec for the error). */
+int st_snappy_stream_upto(st_snappy_stream *s, uint64_t want);
+
 #endif

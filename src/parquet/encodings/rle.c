@@ -240,3 +240,59 @@ int st_rle_encode_u32(const uint32_t *vals, int64_t n, int bit_width, st_buf *ou
 int st_rle_encode_i16(const int16_t *vals, int64_t n, int bit_width, st_buf *out, st_error *err) {
   return rle_encode(vals, n, bit_width, K_I16, out, err);
 }
+
+/*
+** Values at ranks[0..nr) (ascending, < n) of an RLE/bit-packed hybrid stream
+** of n values: the runs are walked as in rle_decode, but a bit-packed run is
+** not unpacked; each wanted value is read from its own bits (LSB-first
+** packing, at most 5 bytes, all inside the run's bytes).
+*/
+int st_rle_gather_u32(const uint8_t *data, size_t len, int w, int64_t n, const int64_t *ranks, int64_t nr,
+                      uint32_t *out, st_error *err) {
+  ST_SAFETY(w >= 0 && w <= 32, err, "RLE: bit width %d out of range 0..32", w);
+  const uint8_t *p = data, *end = data + len;
+  const int vbytes = (w + 7) / 8;
+  const uint64_t mask = w == 32 ? 0xffffffffu : (((uint64_t)1 << w) - 1);
+  int64_t i = 0, q = 0;
+  while (q < nr) {
+    ST_SAFETY(ranks[q] >= i && ranks[q] < n, err, "RLE: rank %lld out of order", (long long)ranks[q]);
+    if (p >= end) {
+      if (w == 0) { for (; q < nr; q++) out[q] = 0; return ST_OK; }
+      return st_fail(err, ST_ERR_CORRUPT, "RLE: input ended after %lld of %lld values", (long long)i, (long long)n);
+    }
+    uint64_t h;
+    ST_SAFETY(st_uleb_read(&p, end, &h) == 0, err, "RLE: bad run header at byte %lld", (long long)(p - data));
+    uint64_t cnt = h >> 1;
+    if (cnt == 0) continue;
+    size_t avail = (size_t)(end - p);
+    int64_t left = n - i;
+    if (h & 1) {
+      int64_t need = cnt > (uint64_t)left / 8 + 1 ? left : (int64_t)(cnt * 8);
+      if (need > left) need = left;
+      uint64_t need_bytes = ((uint64_t)need * (uint64_t)w + 7) / 8;
+      ST_SAFETY(need_bytes <= avail, err, "RLE: bit-packed run of %llu values needs %llu bytes, %zu left",
+                (unsigned long long)cnt * 8, (unsigned long long)need_bytes, avail);
+      for (; q < nr && ranks[q] < i + need; q++) {
+        uint64_t b = (uint64_t)(ranks[q] - i) * (uint64_t)w;
+        const uint8_t *s = p + (b >> 3);
+        int nb = (int)(((b & 7) + (uint64_t)w + 7) >> 3);
+        uint64_t v = 0;
+        for (int k = 0; k < nb; k++) v |= (uint64_t)s[k] << (8 * k);
+        out[q] = (uint32_t)((v >> (b & 7)) & mask);
+      }
+      i += need;
+      uint64_t run_bytes = (w && cnt > avail) ? (uint64_t)avail + 1 : cnt * (uint64_t)w;
+      p += run_bytes < avail ? (size_t)run_bytes : avail;
+    } else {
+      ST_SAFETY((size_t)vbytes <= avail, err, "RLE: run value needs %d bytes, %zu left", vbytes, avail);
+      uint32_t v = 0;
+      for (int b = 0; b < vbytes; b++) v |= (uint32_t)p[b] << (8 * b);
+      p += vbytes;
+      ST_SAFETY(w == 32 || (v >> w) == 0, err, "RLE: run value %u exceeds bit width %d", v, w);
+      int64_t k = cnt < (uint64_t)left ? (int64_t)cnt : left;
+      for (; q < nr && ranks[q] < i + k; q++) out[q] = v;
+      i += k;
+    }
+  }
+  return ST_OK;
+}
