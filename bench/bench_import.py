@@ -34,7 +34,7 @@ the same row count in each (Parquet footers) and the same sum of _healpix_29 per
 partition.
 
 Environment: SKYTILE_BUILD (default build), SKYTILE_BENCH_IMPORT_ROWS (20000000),
-SKYTILE_BENCH_IMPORT_FILES (500000), SKYTILE_BENCH_IMPORT_THREADS (2),
+SKYTILE_BENCH_IMPORT_FILES (500000), SKYTILE_BENCH_IMPORT_THREADS (2), SKYTILE_BENCH_IMPORT_ROUNDS (3: runs of each engine on Tycho-2),
 SKYTILE_BENCH_IMPORT_PARTS (readers,tycho2,csv,many; "readers" times the input readers alone with
 bench/rdscan.c: schema inference and scans of Tycho-2 and the CSV), SKYTILE_BENCH_IMPORT_VARIANTS (1; 0 skips the
 skytile --compression snappy and DuckDB zstd-15 rows), SKYTILE_BENCH_MANY_DIR_PLAN_ONLY (0; 1 stops the
@@ -66,6 +66,7 @@ PARTS = os.environ.get("SKYTILE_BENCH_IMPORT_PARTS", "readers,tycho2,csv,many").
 HATS = os.environ.get("SKYTILE_BENCH_IMPORT_HATS", "1") != "0"
 HATS_CAP = float(os.environ.get("SKYTILE_BENCH_HATS_TIMEOUT", "600"))
 CAP = float(os.environ.get("SKYTILE_BENCH_IMPORT_TIMEOUT", "3600"))
+TYCHO_ROUNDS = int(os.environ.get("SKYTILE_BENCH_IMPORT_ROUNDS", "3"))
 VARIANTS = os.environ.get("SKYTILE_BENCH_IMPORT_VARIANTS", "1") != "0"
 DIR_PLAN_ONLY = os.environ.get("SKYTILE_BENCH_MANY_DIR_PLAN_ONLY", "0") != "0"
 HATS_CSV_CAP = float(os.environ.get("SKYTILE_BENCH_HATS_CSV_TIMEOUT", str(CAP)))
@@ -423,17 +424,25 @@ def _bench_tycho(work):
     rows = 1_871_011
     order, thr = 10, 200_000
     res = {}
-    res["skytile"] = _skytile("tycho2", [str(TYCHO)], ["--ra-column", "RA", "--dec-column", "DEC",
-                                                        "--highest-order", str(order), "--pixel-threshold", str(thr)],
-                              work, CAP)
-    cmp = None
-    if HATS:
-        lst = work / "tycho2.list"
-        lst.write_text(str(TYCHO) + "\n")
-        res["hats-import"] = _hats("tycho2", lst, "fits", "RA", "DEC", order, thr, work, CAP)
-        cmp = _compare(res["skytile"]["out"], res["hats-import"]["out"])
+    lst = work / "tycho2.list"
+    lst.write_text(str(TYCHO) + "\n")
+
+    def better(a, b):  # the run with the lower wall time (failed runs lose)
+        if a is None or (b["rc"] == 0 and (a["rc"] != 0 or b["wall"] < a["wall"])):
+            return b
+        return a
+
+    for _ in range(TYCHO_ROUNDS):  # engines interleaved round by round, best wall of each kept
+        res["skytile"] = better(res.get("skytile"), _skytile(
+            "tycho2", [str(TYCHO)], ["--ra-column", "RA", "--dec-column", "DEC", "--highest-order", str(order),
+                                     "--pixel-threshold", str(thr)], work, CAP))
+        if HATS:
+            res["hats-import"] = better(res.get("hats-import"),
+                                        _hats("tycho2", lst, "fits", "RA", "DEC", order, thr, work, CAP))
+    cmp = _compare(res["skytile"]["out"], res["hats-import"]["out"]) if HATS else None
     desc = (f"{TYCHO.name}: {rows:,} rows, 3 columns (FITS, big-endian); highest order {order}, pixel threshold "
-            f"{thr:,}, {THREADS} threads / dask workers.")
+            f"{thr:,}, {THREADS} threads / dask workers; best wall of {TYCHO_ROUNDS} runs of each engine, "
+            f"interleaved.")
     return _section("Tycho-2 (FITS)", desc, res, rows, cmp)
 
 

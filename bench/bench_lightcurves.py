@@ -82,8 +82,11 @@ def _tree_rss(proc):
     return total
 
 
-def measure(cmd, env=None):
-    """Run cmd; return dict(wall, cpu, maxrss (largest single process), tree_rss (sampled peak), rc, out, err)."""
+def measure(cmd, env=None, sample=True):
+    """Run cmd; return dict(wall, cpu, maxrss (largest single process), tree_rss (sampled peak), rc, out, err).
+
+    sample=False (a single process, e.g. skytile: threads, no children): no PSS sampler thread, whose
+    CPU would compete with the measured run on a 2-core machine; tree_rss is then wait4's ru_maxrss."""
     import psutil
     t0 = time.perf_counter()
     p = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -99,7 +102,7 @@ def measure(cmd, env=None):
             peak[0] = max(peak[0], _tree_rss(ps))
             stop.wait(0.05)
 
-    th = threading.Thread(target=sampler, daemon=True)
+    th = threading.Thread(target=sampler if sample else (lambda: None), daemon=True)
     th.start()
     # read the pipes in threads so the child never blocks on a full pipe; wait4 gives its rusage
     outs = {}
@@ -118,7 +121,7 @@ def measure(cmd, env=None):
         t.join()
     p.returncode = os.waitstatus_to_exitcode(status)
     return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss * 1024,
-            "tree_rss": peak[0], "rc": p.returncode, "out": outs.get("out", ""), "err": outs.get("err", "")}
+            "tree_rss": peak[0] if sample else ru.ru_maxrss * 1024, "rc": p.returncode, "out": outs.get("out", ""), "err": outs.get("err", "")}
 
 
 def warm(paths):
@@ -328,7 +331,7 @@ def run():
     res = {"notebook": [], "skytile": []}
     for _ in range(rounds):
         for name, cmd in (("notebook", nb_cmd), ("skytile", sk_cmd)):
-            r = measure(cmd)
+            r = measure(cmd, sample=name != "skytile")
             if r["rc"] != 0:
                 raise RuntimeError(f"{name} failed (exit {r['rc']}): {' '.join(map(str, cmd))}\n{r['err'][-3000:]}")
             res[name].append(r)
@@ -366,7 +369,9 @@ def run():
              f"excluding imports the speed-up is {(best['notebook']['wall'] - nbst['imports_s']) / best['skytile']['wall']:.1f}×.")
     L.append("")
     L.append("Peak memory: the larger of the process tree's summed PSS (sampled every 50 ms; shared pages of "
-             "forked workers counted once) and the largest single process's peak RSS (wait4).")
+             "forked workers counted once) and the largest single process's peak RSS (wait4). skytile is one "
+             "process (threads, no children): its peak RSS comes from wait4 alone, without the sampler thread, "
+             "whose CPU would compete with the measured run on this 2-core machine.")
     L.append("")
     if "bytes_read" in ex:
         ratio = ex["bytes_read"] / mb if mb else float("nan")
