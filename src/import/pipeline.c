@@ -231,29 +231,7 @@ int st_imp_coords(const st_table *t, int ra_idx, int dec_idx, double *ra, double
       for (int64_t i = 0; i < n; i++)
         if (!st_array_is_valid(a, i))
           return st_fail(err, ST_ERR_INVALID, "row %lld: column '%s' is null", (long long)i, f->name);
-    double *o = out[k];
-    const uint8_t *v = a->buf[1];
-    int64_t off = a->offset;
-    switch (f->type) {
-#define CONV(T, CT)                                                                                \
-  case T:                                                                                          \
-    for (int64_t i = 0; i < n; i++) o[i] = (double)((const CT *)v)[off + i];                       \
-    break;
-      CONV(ST_T_DOUBLE, double)
-      CONV(ST_T_FLOAT, float)
-      CONV(ST_T_INT8, int8_t)
-      CONV(ST_T_INT16, int16_t)
-      CONV(ST_T_INT32, int32_t)
-      CONV(ST_T_INT64, int64_t)
-      CONV(ST_T_UINT8, uint8_t)
-      CONV(ST_T_UINT16, uint16_t)
-      CONV(ST_T_UINT32, uint32_t)
-      CONV(ST_T_UINT64, uint64_t)
-#undef CONV
-    default:
-      return st_fail(err, ST_ERR_SCHEMA, "column '%s' is %s, not a number", f->name,
-                     st_type_name(f->type));
-    }
+    ST_TRY(st_table_column_doubles(t, idx[k], 0, n, out[k], err));
   }
   return 0;
 }
