@@ -331,6 +331,7 @@ def run():
     res = {"notebook": [], "skytile": []}
     for _ in range(rounds):
         for name, cmd in (("notebook", nb_cmd), ("skytile", sk_cmd)):
+            time.sleep(1.0)  # let the previous run's processes and freed memory settle first
             r = measure(cmd, sample=name != "skytile")
             if r["rc"] != 0:
                 raise RuntimeError(f"{name} failed (exit {r['rc']}): {' '.join(map(str, cmd))}\n{r['err'][-3000:]}")
