@@ -59,6 +59,7 @@
 
 #include "parquet/codec.h"
 #include "parquet/encodings/bitpack.h"
+#include "parquet/encodings/rle_run.h"
 #include "parquet/encodings/encodings.h"
 
 /* ------------------------------------------------------------------------ */
@@ -859,37 +860,26 @@ static int gather_binary_rle(const uint8_t *p, size_t len, int64_t n, const int3
                              st_error *err) {
   const int w = p[0];
   ST_SAFETY(w <= 32, err, "dictionary indices: bit width %d", w);
-  const int vbytes = (w + 7) / 8;
   const uint8_t *q = p + 1, *end = p + len;
   uint8_t *b = t.bytes->data;
   size_t pos = t.bytes->len;
   int32_t *o = t.offs + 1;
   int64_t i = 0;
   while (i < n) {
-    uint64_t h;
-    uint32_t v = 0;
     int64_t left = n - i;
+    st_rle_run run;
     if (q >= end && w == 0) { /* no bytes needed: all indices are 0 */
-      h = (uint64_t)left << 1;
+      run = (st_rle_run){.count = left};
     } else {
       ST_SAFETY(q < end, err, "RLE: input ended after %lld of %lld values", (long long)i,
                 (long long)n);
-      ST_SAFETY(st_uleb_read(&q, end, &h) == 0, err, "RLE: bad run header at byte %lld",
-                (long long)(q - p));
+      ST_TRY(st_rle_next_run(&q, p, end, w, left, &run, err));
     }
-    uint64_t cnt = h >> 1;
-    if (cnt == 0) continue;
-    size_t avail = (size_t)(end - q);
-    if (h & 1) {
-      int64_t need = cnt > (uint64_t)left / 8 + 1 ? left : (int64_t)(cnt * 8);
-      if (need > left) need = left;
-      uint64_t need_bytes = ((uint64_t)need * (uint64_t)w + 7) / 8;
-      ST_SAFETY(need_bytes <= avail, err,
-                "RLE: bit-packed run of %llu values needs %llu bytes, %zu left",
-                (unsigned long long)cnt * 8, (unsigned long long)need_bytes, avail);
-      const uint8_t *r = q;
-      size_t ra = avail;
-      int64_t k = need;
+    if (run.count == 0) continue;
+    if (run.packed) {
+      const uint8_t *r = run.bits;
+      size_t ra = run.avail;
+      int64_t k = run.count;
       while (k > 0) {
         uint32_t tmp[IDX_CHUNK];
         int64_t c = k < IDX_CHUNK ? k : IDX_CHUNK;
@@ -919,15 +909,10 @@ static int gather_binary_rle(const uint8_t *p, size_t len, int64_t n, const int3
         i += c;
         k -= c;
       }
-      uint64_t run_bytes = (w && cnt > avail) ? (uint64_t)avail + 1 : cnt * (uint64_t)w;
-      q += run_bytes < avail ? (size_t)run_bytes : avail;
     } else {
-      ST_SAFETY((size_t)vbytes <= avail, err, "RLE: run value needs %d bytes, %zu left", vbytes,
-                avail);
-      for (int k = 0; k < vbytes; k++) v |= (uint32_t)q[k] << (8 * k);
-      q += vbytes;
+      uint32_t v = run.value;
       ST_SAFETY(v < dn, err, "dictionary index %u out of range (dictionary has %u entries)", v, dn);
-      int64_t k = cnt < (uint64_t)left ? (int64_t)cnt : left;
+      int64_t k = run.count;
       const uint8_t *src = db + doff[v];
       size_t l = (size_t)(uint32_t)(doff[v + 1] - doff[v]);
       if (pos + (size_t)k * l + 32 > t.bytes->cap) {

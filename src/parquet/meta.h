@@ -374,7 +374,5 @@ void st_pq_schema_free(st_pq_tree *s);   /* frees contents, not s; NULL-safe */
 */
 int st_pq_stats_bounds(const st_pq_schema_elem *e, int column_order, bool file_has_orders,
                        const st_pq_stats *s, st_pq_value *min, st_pq_value *max);
-/* IEEE half (binary16, as stored by FLOAT16 columns) to double. */
-double st_pq_half_to_double(uint16_t h);
 
 #endif

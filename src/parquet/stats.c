@@ -70,15 +70,6 @@ static uint32_t le32(const uint8_t *p) {
 
 static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
 
-double st_pq_half_to_double(uint16_t h) {
-  int sign = h >> 15, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-  double v;
-  if (exp == 0) v = ldexp((double)man, -24);
-  else if (exp == 31) v = man ? NAN : INFINITY;
-  else v = ldexp((double)(man | 0x400), exp - 25);
-  return sign ? -v : v;
-}
-
 /* Decode one bound; false when it cannot be used. is_min selects the zero rule. */
 static bool decode_bound(const st_pq_schema_elem *e, const uint8_t *p, uint32_t len, bool is_min,
                          st_pq_value *v) {
@@ -130,7 +121,7 @@ static bool decode_bound(const st_pq_schema_elem *e, const uint8_t *p, uint32_t 
   case ST_PQ_FIXED_LEN_BYTE_ARRAY:
     if (e->logical.kind == ST_PQ_LT_FLOAT16) {
       if (len != 2 || e->type_length != 2) return false;
-      d = st_pq_half_to_double((uint16_t)(p[0] | p[1] << 8));
+      d = st_half_to_double((uint16_t)(p[0] | p[1] << 8));
       break;
     }
     if ((int64_t)len != e->type_length) return false;

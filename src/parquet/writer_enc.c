@@ -425,15 +425,6 @@ static int set_bytes(st_buf *b, const void *p, size_t n, st_error *err) {
   return n ? st_buf_append(b, p, n, err) : st_buf_reserve(b, 1, err);
 }
 
-static float half_to_float(uint16_t h) {
-  int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  float v;
-  if (e == 0) v = ldexpf((float)m, -24);
-  else if (e == 31) v = m ? NAN : INFINITY;
-  else v = ldexpf((float)(m | 0x400), e - 25);
-  return (h & 0x8000) ? -v : v;
-}
-
 /* Signed comparison of big-endian two's complement numbers of equal width. */
 static int cmp_decimal(const uint8_t *a, const uint8_t *b, size_t w) {
   if ((a[0] ^ b[0]) & 0x80) return (a[0] & 0x80) ? -1 : 1;
@@ -528,7 +519,7 @@ int st_wr_stats_fixed(st_wr_stats *s, const uint8_t *vals, int64_t n, int width,
     for (int64_t i = 0; i < n; i++) {
       uint16_t h;
       memcpy(&h, vals + 2 * i, 2);
-      float x = half_to_float(h);
+      float x = (float)st_half_to_double(h);
       if (x != x) continue;
       if (lo_i < 0 || x < lo) lo = x, lo_i = i;
       if (hi_i < 0 || x > hi) hi = x, hi_i = i;
@@ -541,8 +532,8 @@ int st_wr_stats_fixed(st_wr_stats *s, const uint8_t *vals, int64_t n, int width,
       uint16_t a, b;
       memcpy(&a, s->min.data, 2);
       memcpy(&b, s->max.data, 2);
-      if (half_to_float(a) < lo) lb = a, lo = half_to_float(a);
-      if (half_to_float(b) > hi) hb = b, hi = half_to_float(b);
+      if ((float)st_half_to_double(a) < lo) lb = a, lo = (float)st_half_to_double(a);
+      if ((float)st_half_to_double(b) > hi) hb = b, hi = (float)st_half_to_double(b);
     }
     if (lo == 0) lb = 0x8000;
     if (hi == 0) hb = 0x0000;

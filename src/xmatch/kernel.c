@@ -291,6 +291,16 @@ static inline __attribute__((always_inline)) void fast_sincos(double x, double *
   *c = ((q + 1) & 2) ? -cc : cc;
 }
 
+/* Grow the bounding box [lo, hi] of unit vectors to hold p. */
+static inline void bbox_add(double lo[3], double hi[3], const xm_pt *p) {
+  lo[0] = p->x < lo[0] ? p->x : lo[0];
+  hi[0] = p->x > hi[0] ? p->x : hi[0];
+  lo[1] = p->y < lo[1] ? p->y : lo[1];
+  hi[1] = p->y > hi[1] ? p->y : hi[1];
+  lo[2] = p->z < lo[2] ? p->z : lo[2];
+  hi[2] = p->z > hi[2] ? p->z : hi[2];
+}
+
 /* Unit vector of (ra, dec) in degrees (finite; ra beyond +-360 is reduced). */
 static inline void radec_vec(double ra, double dec, double *x, double *y, double *z) {
   double r = (ra >= -360.0 && ra <= 360.0) ? ra : fmod(ra, 360.0);
@@ -570,12 +580,7 @@ static int zones_build_folded(st_xm_index *ix, const double *r_ra, const double 
     p->idx = j;
     ix->zra[i] = (uint32_t)kv[i].key;
     ix->zstart[(kv[i].key >> 32) + 1]++;
-    lo[0] = p->x < lo[0] ? p->x : lo[0];
-    hi[0] = p->x > hi[0] ? p->x : hi[0];
-    lo[1] = p->y < lo[1] ? p->y : lo[1];
-    hi[1] = p->y > hi[1] ? p->y : hi[1];
-    lo[2] = p->z < lo[2] ? p->z : lo[2];
-    hi[2] = p->z > hi[2] ? p->z : hi[2];
+    bbox_add(lo, hi, p);
   }
   for (int64_t z = 0; z < nz; z++) ix->zstart[z + 1] += ix->zstart[z];
   /* ra range, in [0, 360) or in (-180, 180], whichever is narrower */
@@ -1560,12 +1565,7 @@ int st_xm_index_build_cell_s(int order, int64_t pixel, const double *r_ra, const
         p->y = xyz[3 * i + 1];
         p->z = xyz[3 * i + 2];
         p->idx = i;
-        lo[0] = p->x < lo[0] ? p->x : lo[0];
-        hi[0] = p->x > hi[0] ? p->x : hi[0];
-        lo[1] = p->y < lo[1] ? p->y : lo[1];
-        hi[1] = p->y > hi[1] ? p->y : hi[1];
-        lo[2] = p->z < lo[2] ? p->z : lo[2];
-        hi[2] = p->z > hi[2] ? p->z : hi[2];
+        bbox_add(lo, hi, p);
       } else if (c == -1) {
         era[e] = r_ra[i];
         edec[e] = r_dec[i];

@@ -337,44 +337,19 @@ static int resolve_cols(const st_table *t, char **names, int n, int *idx, st_err
   return 0;
 }
 
-/* Column c of t as doubles (nulls -> NaN). */
+/* Column `name` of t as doubles (nulls -> NaN), a fresh array in *out. */
 static int column_doubles(const st_table *t, const char *name, double **out, st_error *err) {
   int c = st_table_column_index(t, name);
   ST_CHECK(c >= 0, err, ST_ERR_NOTFOUND, "xmatch: no column '%s'", name);
-  const st_field *f = &t->schema.children[c];
-  const st_array *a = t->columns[c];
   int64_t n = t->n_rows;
   double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
   if (!v) return st_fail(err, ST_ERR_NOMEM, "xmatch: out of memory");
-  const uint8_t *d = a->buf[1];
-  int64_t o = a->offset;
-  switch (f->dict_encoded ? ST_T__COUNT : f->type) {
-#define XM_CONV(T, CT)                                                         \
-  case T:                                                                      \
-    for (int64_t i = 0; i < n; i++) v[i] = (double)((const CT *)d)[o + i];    \
-    break;
-    XM_CONV(ST_T_DOUBLE, double)
-    XM_CONV(ST_T_FLOAT, float)
-    XM_CONV(ST_T_INT8, int8_t)
-    XM_CONV(ST_T_INT16, int16_t)
-    XM_CONV(ST_T_INT32, int32_t)
-    XM_CONV(ST_T_INT64, int64_t)
-    XM_CONV(ST_T_UINT8, uint8_t)
-    XM_CONV(ST_T_UINT16, uint16_t)
-    XM_CONV(ST_T_UINT32, uint32_t)
-    XM_CONV(ST_T_UINT64, uint64_t)
-#undef XM_CONV
-    default: {
-      char ty[64];
-      st_field_type_string(f, ty, sizeof ty);
-      free(v);
-      return st_fail(err, ST_ERR_SCHEMA, "xmatch: position column '%s' has type %s (need a number)",
-                     name, ty);
-    }
+  int rc = st_table_column_doubles(t, c, 0, n, v, err);
+  if (rc) {
+    free(v);
+    if (rc == ST_ERR_SCHEMA) st_error_prefix(err, "xmatch: position ");
+    return rc;
   }
-  if (a->buf[0])
-    for (int64_t i = 0; i < n; i++)
-      if (!st_array_is_valid(a, i)) v[i] = NAN;
   *out = v;
   return 0;
 }

@@ -142,9 +142,9 @@ TEST(stats_floats) {
   CHECK(st_pq_stats_bounds(&f, ST_PQ_ORDER_UNKNOWN, false, &s, &lo, &hi) == 2);
   CHECK(lo.d == 2.25 && hi.d == 2.25);
   /* float16: 0x3c00 = 1.0, 0xc000 = -2.0, 0x7c00 = inf, 0x7e00 = NaN, 0x0001 = 2^-24 */
-  CHECK(st_pq_half_to_double(0x3c00) == 1.0 && st_pq_half_to_double(0xc000) == -2.0);
-  CHECK(isinf(st_pq_half_to_double(0x7c00)) && isnan(st_pq_half_to_double(0x7e00)));
-  CHECK(st_pq_half_to_double(0x0001) == ldexp(1, -24) && st_pq_half_to_double(0x7bff) == 65504.0);
+  CHECK(st_half_to_double(0x3c00) == 1.0 && st_half_to_double(0xc000) == -2.0);
+  CHECK(isinf(st_half_to_double(0x7c00)) && isnan(st_half_to_double(0x7e00)));
+  CHECK(st_half_to_double(0x0001) == ldexp(1, -24) && st_half_to_double(0x7bff) == 65504.0);
   st_pq_schema_elem h = leaf(ST_PQ_FIXED_LEN_BYTE_ARRAY, 0, ST_PQ_LT_FLOAT16);
   h.type_length = 2;
   uint8_t hmin[2] = {0x00, 0xc0}, hmax[2] = {0x00, 0x7e};

@@ -20,6 +20,7 @@
 #endif
 #include "parquet/encodings/encodings.h"
 #include "parquet/encodings/bitpack.h"
+#include "parquet/encodings/rle_run.h"
 
 #define ST_AI static inline __attribute__((always_inline))
 #define GCHUNK 1024
@@ -132,7 +133,6 @@ int st_dict_decode_fixed(const uint8_t *data, size_t len, int bit_width, const u
   ST_SAFETY(bit_width >= 0 && bit_width <= 32, err, "RLE: bit width %d out of range 0..32",
             bit_width);
   const int w = bit_width;
-  const int vbytes = (w + 7) / 8;
   const uint8_t *p = data, *end = data + len;
   int64_t i = 0;
   while (i < n) {
@@ -143,23 +143,13 @@ int st_dict_decode_fixed(const uint8_t *data, size_t len, int bit_width, const u
     }
     ST_SAFETY(p < end, err, "RLE: input ended after %lld of %lld values", (long long)i,
               (long long)n);
-    uint64_t h;
-    ST_SAFETY(st_uleb_read(&p, end, &h) == 0, err, "RLE: bad run header at byte %lld",
-              (long long)(p - data));
-    uint64_t cnt = h >> 1;
-    if (cnt == 0) continue;
-    size_t avail = (size_t)(end - p);
-    int64_t left = n - i;
-    if (h & 1) {
-      int64_t need = cnt > (uint64_t)left / 8 + 1 ? left : (int64_t)(cnt * 8);
-      if (need > left) need = left;
-      uint64_t need_bytes = ((uint64_t)need * (uint64_t)w + 7) / 8;
-      ST_SAFETY(need_bytes <= avail, err,
-                "RLE: bit-packed run of %llu values needs %llu bytes, %zu left",
-                (unsigned long long)cnt * 8, (unsigned long long)need_bytes, avail);
-      const uint8_t *q = p;
-      size_t qa = avail;
-      int64_t k = need;
+    st_rle_run r;
+    ST_TRY(st_rle_next_run(&p, data, end, w, n - i, &r, err));
+    if (r.count == 0) continue;
+    if (r.packed) {
+      const uint8_t *q = r.bits;
+      size_t qa = r.avail;
+      int64_t k = r.count;
       while (k > 0) {
         uint32_t tmp[GCHUNK];
         int64_t c = k < GCHUNK ? k : GCHUNK;
@@ -175,17 +165,11 @@ int st_dict_decode_fixed(const uint8_t *data, size_t len, int bit_width, const u
         i += c;
         k -= c;
       }
-      uint64_t run_bytes = (w && cnt > avail) ? (uint64_t)avail + 1 : cnt * (uint64_t)w;
-      p += run_bytes < avail ? (size_t)run_bytes : avail;
     } else {
-      ST_SAFETY((size_t)vbytes <= avail, err, "RLE: run value needs %d bytes, %zu left", vbytes,
-                avail);
-      uint32_t v = 0;
-      for (int b = 0; b < vbytes; b++) v |= (uint32_t)p[b] << (8 * b);
-      p += vbytes;
+      uint32_t v = r.value;
       ST_SAFETY(v < dict_n, err, "dictionary: index %u out of range (dictionary has %u entries)", v,
                 dict_n);
-      int64_t k = cnt < (uint64_t)left ? (int64_t)cnt : left;
+      int64_t k = r.count;
       uint8_t *o = out + i * (int64_t)width;
       const uint8_t *val = dict + (size_t)v * (size_t)width;
       if (width == 4) fill_w(o, k, val, 4);

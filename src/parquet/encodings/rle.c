@@ -30,6 +30,7 @@
 #endif
 #include "parquet/encodings/encodings.h"
 #include "parquet/encodings/bitpack.h"
+#include "parquet/encodings/rle_run.h"
 
 #define ST_AI static inline __attribute__((always_inline))
 
@@ -46,7 +47,6 @@ ST_AI int rle_decode(const uint8_t *data, size_t len, int w, void *outp, int64_t
   ST_SAFETY(w >= 0 && w <= maxw, err, "RLE: bit width %d out of range 0..%d", w, maxw);
   ST_CHECK(n >= 0, err, ST_ERR_INVALID, "RLE: negative value count");
   const uint8_t *p = data, *end = data + len;
-  const int vbytes = (w + 7) / 8;
   int64_t i = 0;
   while (i < n) {
     if (p >= end) {
@@ -58,35 +58,16 @@ ST_AI int rle_decode(const uint8_t *data, size_t len, int w, void *outp, int64_t
       return st_fail(err, ST_ERR_CORRUPT, "RLE: input ended after %lld of %lld values",
                      (long long)i, (long long)n);
     }
-    uint64_t h;
-    ST_SAFETY(st_uleb_read(&p, end, &h) == 0, err, "RLE: bad run header at byte %lld",
-              (long long)(p - data));
-    uint64_t cnt = h >> 1;
-    if (cnt == 0) continue;
-    size_t avail = (size_t)(end - p);
-    int64_t left = n - i;
-    if (h & 1) {
-      /* bit-packed: cnt groups of 8 values */
-      int64_t need = cnt > (uint64_t)left / 8 + 1 ? left : (int64_t)(cnt * 8);
-      if (need > left) need = left;
-      uint64_t need_bytes = ((uint64_t)need * (uint64_t)w + 7) / 8;
-      ST_SAFETY(need_bytes <= avail, err,
-                "RLE: bit-packed run of %llu values needs %llu bytes, %zu left",
-                (unsigned long long)cnt * 8, (unsigned long long)need_bytes, avail);
-      if (kind == K_U32) st_unpack_u32(p, avail, w, (uint32_t *)outp + i, need);
-      else st_unpack_u16(p, avail, w, (uint16_t *)((int16_t *)outp + i), need);
-      i += need;
-      /* full run length, clamped to the input (a short last run is tolerated) */
-      uint64_t run_bytes = (w && cnt > avail) ? (uint64_t)avail + 1 : cnt * (uint64_t)w;
-      p += run_bytes < avail ? (size_t)run_bytes : avail;
+    st_rle_run r;
+    ST_TRY(st_rle_next_run(&p, data, end, w, n - i, &r, err));
+    if (r.count == 0) continue;
+    int64_t k = r.count;
+    if (r.packed) {
+      if (kind == K_U32) st_unpack_u32(r.bits, r.avail, w, (uint32_t *)outp + i, k);
+      else st_unpack_u16(r.bits, r.avail, w, (uint16_t *)((int16_t *)outp + i), k);
     } else {
-      ST_SAFETY((size_t)vbytes <= avail, err, "RLE: run value needs %d bytes, %zu left", vbytes,
-                avail);
-      uint32_t v = 0;
-      for (int b = 0; b < vbytes; b++) v |= (uint32_t)p[b] << (8 * b);
-      p += vbytes;
+      uint32_t v = r.value;
       ST_SAFETY(w == 32 || (v >> w) == 0, err, "RLE: run value %u exceeds bit width %d", v, w);
-      int64_t k = cnt < (uint64_t)left ? (int64_t)cnt : left;
       if (kind == K_U32) {
         uint32_t *o = (uint32_t *)outp + i;
         for (int64_t j = 0; j < k; j++) o[j] = v;
@@ -95,8 +76,8 @@ ST_AI int rle_decode(const uint8_t *data, size_t len, int w, void *outp, int64_t
         int16_t v16 = (int16_t)v;
         for (int64_t j = 0; j < k; j++) o[j] = v16;
       }
-      i += k;
     }
+    i += k;
   }
   return ST_OK;
 }
@@ -119,30 +100,16 @@ int st_rle_decode_bits(const uint8_t *data, size_t len, uint8_t *out_bits, int64
   while (i < n) {
     ST_SAFETY(p < end, err, "RLE: input ended after %lld of %lld booleans", (long long)i,
               (long long)n);
-    uint64_t h;
-    ST_SAFETY(st_uleb_read(&p, end, &h) == 0, err, "RLE: bad run header at byte %lld",
-              (long long)(p - data));
-    uint64_t cnt = h >> 1;
-    if (cnt == 0) continue;
-    size_t avail = (size_t)(end - p);
-    int64_t left = n - i;
-    if (h & 1) {
-      int64_t need = cnt > (uint64_t)left / 8 + 1 ? left : (int64_t)(cnt * 8);
-      if (need > left) need = left;
-      size_t need_bytes = (size_t)((need + 7) / 8);
-      ST_SAFETY(need_bytes <= avail, err,
-                "RLE: bit-packed boolean run needs %zu bytes, %zu left", need_bytes, avail);
-      st_bits_copy(out_bits, out_bit_offset + i, p, need);
-      i += need;
-      p += cnt < avail ? (size_t)cnt : avail;
+    st_rle_run r;
+    ST_TRY(st_rle_next_run(&p, data, end, 1, n - i, &r, err));
+    if (r.count == 0) continue;
+    if (r.packed) {
+      st_bits_copy(out_bits, out_bit_offset + i, r.bits, r.count);
     } else {
-      ST_SAFETY(avail >= 1, err, "RLE: boolean run value missing");
-      uint8_t v = *p++;
-      ST_SAFETY(v <= 1, err, "RLE: boolean run value %u is not 0 or 1", v);
-      int64_t k = cnt < (uint64_t)left ? (int64_t)cnt : left;
-      st_bits_fill(out_bits, out_bit_offset + i, k, v);
-      i += k;
+      ST_SAFETY(r.value <= 1, err, "RLE: boolean run value %u is not 0 or 1", r.value);
+      st_bits_fill(out_bits, out_bit_offset + i, r.count, (uint8_t)r.value);
     }
+    i += r.count;
   }
   return ST_OK;
 }
@@ -251,7 +218,6 @@ int st_rle_gather_u32(const uint8_t *data, size_t len, int w, int64_t n, const i
                       uint32_t *out, st_error *err) {
   ST_SAFETY(w >= 0 && w <= 32, err, "RLE: bit width %d out of range 0..32", w);
   const uint8_t *p = data, *end = data + len;
-  const int vbytes = (w + 7) / 8;
   const uint64_t mask = w == 32 ? 0xffffffffu : (((uint64_t)1 << w) - 1);
   int64_t i = 0, q = 0;
   while (q < nr) {
@@ -260,39 +226,24 @@ int st_rle_gather_u32(const uint8_t *data, size_t len, int w, int64_t n, const i
       if (w == 0) { for (; q < nr; q++) out[q] = 0; return ST_OK; }
       return st_fail(err, ST_ERR_CORRUPT, "RLE: input ended after %lld of %lld values", (long long)i, (long long)n);
     }
-    uint64_t h;
-    ST_SAFETY(st_uleb_read(&p, end, &h) == 0, err, "RLE: bad run header at byte %lld", (long long)(p - data));
-    uint64_t cnt = h >> 1;
-    if (cnt == 0) continue;
-    size_t avail = (size_t)(end - p);
-    int64_t left = n - i;
-    if (h & 1) {
-      int64_t need = cnt > (uint64_t)left / 8 + 1 ? left : (int64_t)(cnt * 8);
-      if (need > left) need = left;
-      uint64_t need_bytes = ((uint64_t)need * (uint64_t)w + 7) / 8;
-      ST_SAFETY(need_bytes <= avail, err, "RLE: bit-packed run of %llu values needs %llu bytes, %zu left",
-                (unsigned long long)cnt * 8, (unsigned long long)need_bytes, avail);
-      for (; q < nr && ranks[q] < i + need; q++) {
+    st_rle_run r;
+    ST_TRY(st_rle_next_run(&p, data, end, w, n - i, &r, err));
+    if (r.count == 0) continue;
+    if (r.packed) {
+      for (; q < nr && ranks[q] < i + r.count; q++) {
         uint64_t b = (uint64_t)(ranks[q] - i) * (uint64_t)w;
-        const uint8_t *s = p + (b >> 3);
+        const uint8_t *s = r.bits + (b >> 3);
         int nb = (int)(((b & 7) + (uint64_t)w + 7) >> 3);
         uint64_t v = 0;
         for (int k = 0; k < nb; k++) v |= (uint64_t)s[k] << (8 * k);
         out[q] = (uint32_t)((v >> (b & 7)) & mask);
       }
-      i += need;
-      uint64_t run_bytes = (w && cnt > avail) ? (uint64_t)avail + 1 : cnt * (uint64_t)w;
-      p += run_bytes < avail ? (size_t)run_bytes : avail;
     } else {
-      ST_SAFETY((size_t)vbytes <= avail, err, "RLE: run value needs %d bytes, %zu left", vbytes, avail);
-      uint32_t v = 0;
-      for (int b = 0; b < vbytes; b++) v |= (uint32_t)p[b] << (8 * b);
-      p += vbytes;
+      uint32_t v = r.value;
       ST_SAFETY(w == 32 || (v >> w) == 0, err, "RLE: run value %u exceeds bit width %d", v, w);
-      int64_t k = cnt < (uint64_t)left ? (int64_t)cnt : left;
-      for (; q < nr && ranks[q] < i + k; q++) out[q] = v;
-      i += k;
+      for (; q < nr && ranks[q] < i + r.count; q++) out[q] = v;
     }
+    i += r.count;
   }
   return ST_OK;
 }

@@ -49,17 +49,24 @@ void st_snappy_view_free(st_snappy_view *v) {
   memset(v, 0, sizeof *v);
 }
 
+/* The block's preamble: the uncompressed length as a varint of at most 5
+** bytes; advances *p past it.  -1 if truncated or longer. */
+static int snappy_preamble(const uint8_t **p, const uint8_t *end, uint64_t *ulen) {
+  uint64_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    if (*p >= end || shift > 28) return -1;
+    uint8_t b = *(*p)++;
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+  }
+  *ulen = v;
+  return 0;
+}
+
 int st_snappy_view_parse(st_snappy_view *v, const uint8_t *in, size_t len) {
   const uint8_t *p = in, *end = in + len;
-  uint64_t ulen = 0;
-  int shift = 0;
-  for (;;) {
-    if (p >= end || shift > 28) return -1;
-    uint8_t b = *p++;
-    ulen |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) break;
-    shift += 7;
-  }
+  uint64_t ulen;
+  if (snappy_preamble(&p, end, &ulen)) return -1;
   if (ulen > UINT32_MAX) return -1;
   size_t max_el = (size_t)(ulen / SV_MIN_AVG) + 16;
   v->in = in;
@@ -175,15 +182,8 @@ int st_snappy_view_get(st_snappy_view *v, uint64_t pos, size_t w, uint8_t *out) 
 
 int st_snappy_stream_init(st_snappy_stream *s, const uint8_t *in, size_t len, uint8_t *out, uint64_t out_cap) {
   const uint8_t *p = in, *end = in + len;
-  uint64_t ulen = 0;
-  int shift = 0;
-  for (;;) {
-    if (p >= end || shift > 28) return -1;
-    uint8_t b = *p++;
-    ulen |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) break;
-    shift += 7;
-  }
+  uint64_t ulen;
+  if (snappy_preamble(&p, end, &ulen)) return -1;
   if (ulen > UINT32_MAX || ulen + SV_SLACK > out_cap) return -1;
   s->in = in; s->ilen = len; s->ip = (size_t)(p - in);
   s->out = out; s->ulen = ulen; s->op = 0;
