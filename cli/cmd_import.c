@@ -11,6 +11,11 @@
 ** number (130 for SIGINT).  The handler is installed with SA_RESETHAND, so a
 ** second Ctrl-C kills the process at once (the state stays resumable, as
 ** after kill -9).
+**
+** SKYTILE_IMPORT_TIMES=1 prints the wall and CPU seconds of every stage
+** ("times: Mapping 0.812 s wall 1.544 s cpu 120 MiB peak"; "Planning" is
+** what precedes Mapping: schema inference and the state) and of the whole
+** run, with the peak RSS so far.
 */
 #include <dirent.h>
 #include <errno.h>
@@ -163,6 +168,8 @@ typedef struct progress_state {
   int tty;
   char stage[32];
   double last;
+  int times;      /* SKYTILE_IMPORT_TIMES=1: per-stage wall/CPU on stderr */
+  double t0, c0;  /* start of the current stage: wall, process CPU        */
 } progress_state;
 
 static double now_s(void) {
@@ -171,10 +178,40 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Peak resident set so far in MiB (Linux /proc/self/status VmHWM), or -1. */
+static long peak_rss_mib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmHWM:", 6)) kb = strtol(line + 6, NULL, 10);
+  if (f) fclose(f);
+  return kb < 0 ? -1 : kb / 1024;
+}
+
+/* SKYTILE_IMPORT_TIMES: the wall and CPU time of the stage that ends now
+** ("Planning" is everything before Mapping: schema inference, state) and
+** the peak RSS so far. */
+static void stage_times(progress_state *p) {
+  if (!p->times) return;
+  double t = now_s(), c = cpu_s();
+  if (p->t0 > 0)
+    fprintf(stderr, "%stimes: %-10s %7.3f s wall %7.3f s cpu %6ld MiB peak\n", p->tty ? "\n" : "",
+            p->stage[0] ? p->stage : "Planning", t - p->t0, c - p->c0, peak_rss_mib());
+  p->t0 = t, p->c0 = c;
+}
+
 static void on_progress(void *ctx, const char *stage, int64_t done, int64_t total) {
   progress_state *p = ctx;
   int new_stage = strcmp(p->stage, stage) != 0;
   if (new_stage) {
+    stage_times(p);
     if (p->tty && p->stage[0]) fputc('\n', stderr);
     snprintf(p->stage, sizeof p->stage, "%s", stage);
   }
@@ -182,6 +219,8 @@ static void on_progress(void *ctx, const char *stage, int64_t done, int64_t tota
   if (p->tty) {
     fprintf(stderr, "\r%-10s %lld/%lld", stage, (long long)done, (long long)total);
     if (done == total && !strcmp(stage, "Finishing")) fputc('\n', stderr);
+  } else if (done == 0 && total > 0) {
+    p->last = 0; /* a stage starts: its first step prints (plain lines) */
   } else if (new_stage || done == total || t - p->last >= 2.0) {
     fprintf(stderr, "%s: %lld/%lld\n", stage, (long long)done, (long long)total);
     p->last = t;
@@ -457,7 +496,17 @@ int cmd_import(int argc, char **argv) {
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
   st_error err = {0};
-  if (st_import_run(&o, &err)) {
+  const char *tenv = getenv("SKYTILE_IMPORT_TIMES");
+  ps.times = tenv && *tenv && strcmp(tenv, "0");
+  stage_times(&ps);
+  double run_t0 = now_s(), run_c0 = cpu_s();
+  int run_rc = st_import_run(&o, &err);
+  if (ps.times) {
+    stage_times(&ps);
+    fprintf(stderr, "times: %-10s %7.3f s wall %7.3f s cpu\n", "Total", now_s() - run_t0,
+            cpu_s() - run_c0);
+  }
+  if (run_rc) {
     if (ps.tty) fputc('\n', stderr);
     rc = cli_report(&err);
     if (err.code == ST_ERR_INTERRUPTED) rc = 128 + (g_cancel ? g_cancel : SIGINT);

@@ -20,7 +20,9 @@ class Options(ctypes.Structure):
         ("drop_columns", cpp), ("n_drop", ctypes.c_int), ("keep_pandas_index", ctypes.c_bool),
         ("fits_hdu", ctypes.c_int), ("batch_rows", ctypes.c_int64), ("filename_regex", ctypes.c_char_p),
         ("filename_column", ctypes.c_char_p), ("max_line_bytes", ctypes.c_uint64),
-        ("keep_null_type", ctypes.c_bool)]
+        ("keep_null_type", ctypes.c_bool), ("part", ctypes.c_int), ("n_parts", ctypes.c_int),
+        ("cancel", vp), ("values_x", ctypes.c_char_p), ("values_y", ctypes.c_char_p),
+        ("values_fn", vp), ("values_ctx", vp)]
 
 
 class ReaderError(Exception):

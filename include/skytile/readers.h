@@ -64,6 +64,9 @@
 **
 ** Threads: an st_input is used by one thread at a time; different inputs
 ** may be read concurrently (cfitsio must be built reentrant, as Debian's is).
+** One file may be read by several threads as parts (options.part/n_parts:
+** CSV byte ranges split at line starts and checked with st_input_part_seam,
+** FITS row ranges, Parquet row groups), e.g. the import's map stage.
 */
 #ifndef SKYTILE_READERS_H
 #define SKYTILE_READERS_H
@@ -145,7 +148,36 @@ typedef struct st_input_options {
                                   /* callers that infer file by file and     */
                                   /* unify with st_schema_unify; finish with */
                                   /* st_schema_finalize_nulls)               */
+  int part;                       /* read only piece `part` (0-based) of     */
+  int n_parts;                    /* n_parts pieces (<= 1: the whole file):  */
+                                  /* FITS: rows [N*part/n, N*(part+1)/n);    */
+                                  /* Parquet: the row groups so chosen; CSV  */
+                                  /* (plain regular file): the records that  */
+                                  /* start in bytes (S*part/n, S*(part+1)/n] */
+                                  /* (+1: see st_input_part_seam).  A file   */
+                                  /* that cannot be split (.gz, .zip, pipe)  */
+                                  /* is read whole by part 0; the others are */
+                                  /* empty.                                  */
+  volatile int *cancel;           /* CSV whole-file inference polls it per   */
+                                  /* chunk: non-zero -> ST_ERR_INTERRUPTED   */
+  /* CSV whole-file inference (st_input_infer_schema, infer_rows 0): the    */
+  /* columns named values_x and values_y (not forced by schema) are also    */
+  /* parsed as doubles and handed to values_fn chunk by chunk (the import   */
+  /* maps the file in the inference pass): see st_input_values_fn.          */
+  const char *values_x, *values_y;
+  void (*values_fn)(void *ctx, int event, int part, const double *x, const double *y,
+                    int64_t n);
+  void *values_ctx;
 } st_input_options;
+
+/* values_fn events: ST_VALUES_ROWS: n values of the next records of `part`
+** (0: from the header on; 1: the second half of a parallel inference; the
+** function is called from both threads at once); ST_VALUES_DISCARD: forget
+** what `part` reported (the halves did not meet at a record start; part 0
+** goes on alone); ST_VALUES_DONE: every record was reported, exactly once,
+** by the parts not discarded.  No DONE (a value was null, not a number, or
+** -0.0; a column is forced; an error): the values are incomplete. */
+enum { ST_VALUES_ROWS = 0, ST_VALUES_DISCARD = 1, ST_VALUES_DONE = 2 };
 
 /* Defaults: format "auto", header true, quote '"', everything else 0/NULL. */
 ST_API void st_input_options_init(st_input_options *o);
@@ -186,6 +218,19 @@ ST_API int64_t st_input_rows_read(const st_input *in);
 ST_API int64_t st_input_num_rows(const st_input *in);
 
 ST_API void st_input_close(st_input *in);  /* NULL-safe */
+
+/*
+** Where a CSV piece (options.part of n_parts) started and stopped, as file
+** offsets: *first = the first record it read (part > 0), *stop = the record
+** it stopped before (part < n_parts - 1); -1 = none (end of file, or the
+** whole-file part / an empty part of an unsplittable file, or any other
+** format).  A piece boundary is where the real parse has a record start only
+** if piece k's *stop equals piece k+1's *first (a quoted field holding a
+** line break, or CR-only line ends, break this): callers must check every
+** seam and otherwise read the file whole.  Line numbers in the errors of a
+** piece other than the first are not meaningful.
+*/
+ST_API void st_input_part_seam(const st_input *in, int64_t *first, int64_t *stop);
 
 /*
 ** Read a whole file into one table (st_input_open + st_input_next until the

@@ -23,7 +23,10 @@
 ** Algorithm (H = mapping order after the optional lowering):
 **  1. validate; the largest value of the threshold histogram must be <=
 **     threshold ("single pixel ... exceeds threshold" in hats).
-**  2. sums bottom-up, order by order (each parent = sum of its 4 children).
+**  2. sums bottom-up, order by order (each parent = sum of its 4 children);
+**     order h-1 is summed in step 1's single pass over the histogram
+**     (check + total + largest value + parent sums: the order-10
+**     histogram is 100 MB, read once instead of four times).
 **  3. lowering (hats-import use_lower_order): H = the smallest t in
 **     (lowest, h] such that every order in [t, h] has all pixels under the
 **     threshold.
@@ -56,6 +59,7 @@ typedef struct binctx {
   const int64_t *thr_hist;  /* histogram the threshold applies to at h       */
   int64_t *rsums;           /* row sums, orders < h                          */
   int64_t *tsums;           /* threshold sums (== rsums unless bytes mode)   */
+  int64_t thr_max;          /* largest value of thr_hist                     */
 } binctx;
 
 static const int64_t *rows_at(const binctx *c, int o) {
@@ -65,9 +69,10 @@ static const int64_t *thr_at(const binctx *c, int o) {
   return o == c->h ? c->thr_hist : c->tsums + st_imp_level_off(o);
 }
 
-/* Fill orders lo..h-1 of sums from hist (order h). */
-static void nested_sums(const int64_t *hist, int h, int lo, int64_t *sums) {
-  for (int o = h - 1; o >= lo; o--) {
+/* Fill orders lo..top of sums (top <= h - 1) from hist (order h) and the
+** orders above top already filled. */
+static void nested_sums(const int64_t *hist, int h, int top, int lo, int64_t *sums) {
+  for (int o = top; o >= lo; o--) {
     const int64_t *child = (o == h - 1) ? hist : sums + st_imp_level_off(o + 1);
     int64_t *par = sums + st_imp_level_off(o);
     int64_t n = st_hpx_npix(o);
@@ -76,25 +81,44 @@ static void nested_sums(const int64_t *hist, int h, int lo, int64_t *sums) {
   }
 }
 
-/* Check a histogram: non-negative, total fits int64. */
-static int check_hist(const int64_t *v, int64_t n, const char *what, int64_t *total,
-                      st_error *err) {
+/* Check a histogram: non-negative, total fits int64; *vmax: its largest
+** value.  par (may be NULL): also the sums of the next coarser order (each
+** parent = sum of its 4 children), in the same pass over the histogram. */
+static int check_hist(const int64_t *v, int64_t n, int64_t *par, const char *what,
+                      int64_t *total, int64_t *vmax, st_error *err) {
   /* fast path (vectorised, no branch per pixel): every value in [0, 2^39)
   ** and fewer than 2^24 pixels, so the sum cannot overflow */
-  uint64_t any = 0, sum = 0;
-  for (int64_t p = 0; p < n; p++) any |= (uint64_t)v[p], sum += (uint64_t)v[p];
+  uint64_t any = 0, sum = 0, mx = 0;
+  if (par) { /* n is a multiple of 4 (HEALPix orders: 12 * 4^o) */
+    for (int64_t p = 0; p < n / 4; p++) {
+      uint64_t a = (uint64_t)v[4 * p], b = (uint64_t)v[4 * p + 1];
+      uint64_t c = (uint64_t)v[4 * p + 2], d = (uint64_t)v[4 * p + 3];
+      uint64_t ab = a > b ? a : b, cd = c > d ? c : d, m4 = ab > cd ? ab : cd;
+      uint64_t s4 = a + b + c + d;
+      any |= a | b | c | d, sum += s4, mx = m4 > mx ? m4 : mx;
+      par[p] = (int64_t)s4;
+    }
+  } else {
+    for (int64_t p = 0; p < n; p++) {
+      uint64_t a = (uint64_t)v[p];
+      any |= a, sum += a, mx = a > mx ? a : mx;
+    }
+  }
   if (!(any >> 39) && n < ((int64_t)1 << 24)) {
     *total = (int64_t)sum;
+    *vmax = (int64_t)mx;
     return 0;
   }
-  int64_t t = 0;
+  int64_t t = 0, m = 0;
   for (int64_t p = 0; p < n; p++) {
     ST_CHECK(v[p] >= 0, err, ST_ERR_INVALID, "binning: %s histogram: pixel %lld holds %lld",
              what, (long long)p, (long long)v[p]);
     ST_CHECK(!__builtin_add_overflow(t, v[p], &t), err, ST_ERR_INVALID,
              "binning: %s histogram: total overflows int64", what);
+    if (v[p] > m) m = v[p];
   }
   *total = t;
+  *vmax = m;
   return 0;
 }
 
@@ -263,8 +287,8 @@ static int bin_threshold(binctx *c, bool incr, st_bin_result *out, st_error *err
   if (!incr && !o->keep_highest_order) {
     for (int t = h; t > lo; t--) {
       const int64_t *v = thr_at(c, t);
-      int64_t n = st_hpx_npix(t), mx = 0;
-      for (int64_t p = 0; p < n; p++)
+      int64_t n = st_hpx_npix(t), mx = t == h ? c->thr_max : 0;
+      for (int64_t p = 0; t < h && p < n; p++)
         if (v[p] > mx) mx = v[p];
       if (mx > thr) break;
       H = t;
@@ -357,48 +381,60 @@ int st_bin(const int64_t *counts, const st_bin_options *opts, st_bin_result *out
   ST_CHECK(opts->n_existing >= 0, err, ST_ERR_INVALID, "binning: negative existing count");
   bool incr = opts->n_existing > 0;
   bool bytes = opts->bytes && !incr;  /* hats-import: incremental ignores bytes */
-  int64_t npix = st_hpx_npix(h), total = 0, tbytes = 0;
-  ST_TRY(check_hist(counts, npix, "row count", &total, err));
-  if (bytes) ST_TRY(check_hist(opts->bytes, npix, "byte size", &tbytes, err));
-
-  binctx c = {opts, h, lo, counts, bytes ? opts->bytes : counts, NULL, NULL};
+  int64_t npix = st_hpx_npix(h), total = 0, tbytes = 0, cmax = 0, bmax = 0;
+  binctx c = {opts, h, lo, counts, bytes ? opts->bytes : counts, NULL, NULL, 0};
   int corder = opts->constant_order >= 0 ? opts->constant_order : (lo == h ? lo : -1);
-  int rc;
-  if (!incr && corder >= 0) {
+  bool constant = !incr && corder >= 0;
+  /* the sums of orders lo..h-1 (threshold modes); the histogram checks
+  ** fill order h-1 in their pass over the histogram */
+  size_t nsum = constant ? 0 : (size_t)st_imp_level_off(h);
+  if (nsum) {
+    c.rsums = st_calloc(nsum, sizeof(int64_t));
+    c.tsums = bytes ? st_calloc(nsum, sizeof(int64_t)) : c.rsums;
+    if (!c.rsums || !c.tsums) {
+      st_free(c.rsums);
+      if (bytes) st_free(c.tsums);
+      return st_fail(err, ST_ERR_NOMEM, "binning: out of memory for the sums of order %d", h);
+    }
+  }
+  int64_t off1 = h > 0 ? st_imp_level_off(h - 1) : 0;
+  int rc = check_hist(counts, npix, nsum && lo < h ? c.rsums + off1 : NULL, "row count", &total,
+                      &cmax, err);
+  if (!rc && bytes)
+    rc = check_hist(opts->bytes, npix, nsum && lo < h ? c.tsums + off1 : NULL, "byte size",
+                    &tbytes, &bmax, err);
+  c.thr_max = bytes ? bmax : cmax;
+  if (rc) {
+  } else if (constant) {
     rc = bin_constant(&c, corder, out, err);
   } else {
     int64_t thr = opts->threshold;
-    ST_CHECK(thr >= (bytes ? 0 : 1), err, ST_ERR_INVALID,
-             "binning: the %s threshold must be %s (got %lld)", bytes ? "byte" : "pixel",
-             bytes ? "non-negative" : "a positive integer", (long long)thr);
+    if (thr < (bytes ? 0 : 1))
+      rc = st_fail(err, ST_ERR_INVALID, "binning: the %s threshold must be %s (got %lld)",
+                   bytes ? "byte" : "pixel", bytes ? "non-negative" : "a positive integer",
+                   (long long)thr);
     /* 1. no single pixel of the highest order may exceed the threshold */
     const int64_t *th = c.thr_hist;
-    int64_t imax = 0;
-    for (int64_t p = 1; p < npix; p++)
-      if (th[p] > th[imax]) imax = p;
-    ST_CHECK(th[imax] <= thr, err, ST_ERR_LIMIT,
-             "binning: pixel %lld of order %d alone holds %lld %s, more than the %s threshold "
-             "%lld; raise --highest-order so that the sky is cut into smaller pixels (or raise "
-             "the threshold)",
-             (long long)imax, h, (long long)th[imax], bytes ? "bytes" : "rows",
-             bytes ? "byte" : "pixel", (long long)thr);
-    /* 2. nested sums */
-    size_t nsum = (size_t)st_imp_level_off(h);
-    if (nsum) {
-      c.rsums = st_calloc(nsum, sizeof(int64_t));
-      c.tsums = bytes ? st_calloc(nsum, sizeof(int64_t)) : c.rsums;
-      if (!c.rsums || !c.tsums) {
-        st_free(c.rsums);
-        if (bytes) st_free(c.tsums);
-        return st_fail(err, ST_ERR_NOMEM, "binning: out of memory for the sums of order %d", h);
-      }
-      nested_sums(counts, h, lo, c.rsums);
-      if (bytes) nested_sums(opts->bytes, h, lo, c.tsums);
+    if (!rc && c.thr_max > thr) {
+      int64_t imax = 0;
+      for (int64_t p = 1; p < npix; p++)
+        if (th[p] > th[imax]) imax = p;
+      rc = st_fail(err, ST_ERR_LIMIT,
+                   "binning: pixel %lld of order %d alone holds %lld %s, more than the %s "
+                   "threshold %lld; raise --highest-order so that the sky is cut into smaller "
+                   "pixels (or raise the threshold)",
+                   (long long)imax, h, (long long)th[imax], bytes ? "bytes" : "rows",
+                   bytes ? "byte" : "pixel", (long long)thr);
     }
-    rc = bin_threshold(&c, incr, out, err);
-    st_free(c.rsums);
-    if (bytes) st_free(c.tsums);
+    /* 2. nested sums (order h-1 is filled already) */
+    if (!rc && nsum && lo < h - 1) {
+      nested_sums(counts, h, h - 2, lo, c.rsums);
+      if (bytes) nested_sums(opts->bytes, h, h - 2, lo, c.tsums);
+    }
+    if (!rc) rc = bin_threshold(&c, incr, out, err);
   }
+  st_free(c.rsums);
+  if (bytes) st_free(c.tsums);
   if (!rc) {
     int64_t got = 0;
     for (int64_t i = 0; i < out->nparts; i++) got += out->parts[i].rows;

@@ -5,7 +5,9 @@
 **   Mapping    per-file row-count (and, with a byte threshold, byte-size)
 **              histograms at the mapping order from the ra/dec columns only
 **              (map.c), appended to one log per worker in the state
-**              directory (state.c)
+**              directory (state.c); a big file is read in parts by all
+**              threads, and a CSV's histogram is made in its type inference
+**              pass (infer_schema, map.c) when it can be
 **   Binning    st_bin (hats' generate_alignment, constant order, existing
 **              pixels, byte threshold) -> partitions + alignment
 **   Splitting  rows -> per-thread spill files grouped by partition (split.c)
@@ -13,6 +15,16 @@
 **   Finishing  partition_info.csv, dataset/_metadata + _common_metadata,
 **              point_map.fits + skymap.fits (+ skymap.K.fits),
 **              properties + hats.properties
+**
+** The skymaps depend on the histogram only: a thread writes them from the
+** start of splitting on (after a resumed run's temporaries are removed:
+** its own temporaries must survive), overlapping splitting and reducing,
+** the fsyncs of two 27 MB files included; finishing joins it, and
+** st_import_run joins it on every other path before the build directory
+** may be removed.
+** Allocation: big buffers come and go per batch and partition, so glibc's
+** mmap threshold is raised to 32 MiB and its trim threshold to 256 MiB for
+** the run (no page faults and zeroing per buffer; malloc_trim at the end).
 **
 ** Mapping order: highest_order, or the constant order when one is given
 ** (hats-import maps, and writes its skymaps, at the constant order).
@@ -74,6 +86,9 @@
 */
 #include <errno.h>
 #include <ftw.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,25 +251,36 @@ int st_imp_coords(const st_table *t, int ra_idx, int dec_idx, double *ra, double
   return 0;
 }
 
+/* LSD radix sort, 8-bit digits (measured: 11-bit digits with one counting
+** pass are slower here, the 2048-way scatter missing the caches); a digit
+** that is the same for every key costs its counting pass only. */
 void st_imp_radix_sort(uint64_t *keys, int64_t *vals, int64_t n, uint64_t max_key, uint64_t *tk,
                        int64_t *tv) {
   int64_t cnt[256];
   uint64_t *sk = keys, *dk = tk;
   int64_t *sv = vals, *dv = tv;
   int passes = 0;
-  for (int shift = 0; shift < 64 && (max_key >> shift); shift += 8) {
+  for (int shift = 0; shift < 64 && (max_key >> shift) && n > 1; shift += 8) {
     memset(cnt, 0, sizeof cnt);
     for (int64_t i = 0; i < n; i++) cnt[(sk[i] >> shift) & 255]++;
+    if (cnt[(sk[0] >> shift) & 255] == n) continue; /* one digit value: order unchanged */
     int64_t s = 0;
     for (int b = 0; b < 256; b++) {
       int64_t c = cnt[b];
       cnt[b] = s;
       s += c;
     }
-    for (int64_t i = 0; i < n; i++) {
-      int64_t p = cnt[(sk[i] >> shift) & 255]++;
-      dk[p] = sk[i];
-      if (vals) dv[p] = sv[i];
+    if (vals) {
+      for (int64_t i = 0; i < n; i++) {
+        uint64_t k = sk[i];
+        int64_t p = cnt[(k >> shift) & 255]++;
+        dk[p] = k, dv[p] = sv[i];
+      }
+    } else {
+      for (int64_t i = 0; i < n; i++) {
+        uint64_t k = sk[i];
+        dk[cnt[(k >> shift) & 255]++] = k;
+      }
     }
     uint64_t *x = sk;
     sk = dk, dk = x;
@@ -411,6 +437,37 @@ static char *cat2(const char *a, const char *b) {
 
 /* ---- finishing ---------------------------------------------------------------- */
 
+/* The skymaps (point_map.fits, skymap.fits, skymap.K.fits: 2 x 27 MB for
+** Tycho-2 at order 10, each written and fsynced) depend on the histogram
+** only, so a thread writes them from the start of splitting on,
+** overlapping splitting and reducing; finishing joins it (st_import_run joins it on
+** every other path before the build directory may be removed).  Without
+** the thread (pthread_create failed) finishing writes them itself. */
+static int sky_write(st_imp_ctx *c, st_error *err) {
+  return st_import_write_skymaps(c->build_dir, c->hist, c->map_order, c->o->skymap_alt_orders,
+                                 c->o->n_skymap_alt_orders, err);
+}
+
+static void *sky_main(void *arg) {
+  st_imp_ctx *c = arg;
+  c->sky_rc = sky_write(c, &c->sky_err);
+  return NULL;
+}
+
+static void sky_start(st_imp_ctx *c) {
+  st_error_clear(&c->sky_err);
+  c->sky_rc = 0;
+  c->sky_started = !pthread_create(&c->sky_thread, NULL, sky_main, c);
+}
+
+static int sky_join(st_imp_ctx *c, st_error *err) {
+  if (!c->sky_started) return 0;
+  pthread_join(c->sky_thread, NULL);
+  c->sky_started = false;
+  if (c->sky_rc) *err = c->sky_err;
+  return c->sky_rc;
+}
+
 static int finish(st_imp_ctx *c, st_error *err) {
   const st_import_options *o = c->o;
   const st_bin_result *b = &c->bin;
@@ -437,8 +494,8 @@ static int finish(st_imp_ctx *c, st_error *err) {
   ST_TRY(st_pq_dataset_meta_close(dm, err));
   st_imp_progress(c, "Finishing", 1, 4);
   ST_TRY(st_imp_check_cancel(c, err));
-  ST_TRY(st_import_write_skymaps(c->build_dir, c->hist, c->map_order, o->skymap_alt_orders,
-                                 o->n_skymap_alt_orders, err));
+  if (c->sky_started) ST_TRY(sky_join(c, err));
+  else ST_TRY(sky_write(c, err));
   st_imp_progress(c, "Finishing", 1, 4);
   st_import_props pr;
   st_import_props_init(&pr);
@@ -484,7 +541,9 @@ static void set_nullable(st_field *f) {
 
 /* The unified schema of the inputs: each file's schema is inferred on its
 ** own (so that a bad file is reported and the others still mapped) and
-** unified in input order, as st_input_infer_schema does. */
+** unified in input order, as st_input_infer_schema does.  A CSV's whole-file
+** inference also makes its ra/dec histogram (st_imp_pre_*, map.c) and stops
+** on o->cancel. */
 static int infer_schema(st_imp_ctx *c, st_error *err) {
   const st_import_options *o = c->o;
   int have = 0, first = -1;
@@ -492,12 +551,21 @@ static int infer_schema(st_imp_ctx *c, st_error *err) {
   ** unified, so it takes its type from the files that have values. */
   st_input_options iopt = c->in_opt;
   iopt.keep_null_type = true;
+  iopt.cancel = o->cancel; /* a whole-file inference stops on Ctrl-C */
   for (int f = 0; f < o->n_inputs; f++) {
     ST_TRY(st_imp_check_cancel(c, err));
     st_field one, u;
     st_error e = {0};
     const char *path = o->inputs[f];
-    if (st_input_infer_schema(&path, 1, &iopt, &one, &e)) {
+    /* a CSV's ra/dec histogram is made in the same pass (map.c) */
+    ST_TRY(st_imp_pre_begin(c, f, &iopt, err));
+    int ir = st_input_infer_schema(&path, 1, &iopt, &one, &e);
+    st_imp_pre_end(c, f, ir == 0);
+    if (ir == ST_ERR_INTERRUPTED) { /* the standard message */
+      int r = st_imp_check_cancel(c, err);
+      return r ? r : st_fail(err, ST_ERR_INTERRUPTED, "%s", e.msg);
+    }
+    if (ir) {
       c->failed[f] = 1;
       st_imp_file_failed(c, f, &e);
       continue;
@@ -767,10 +835,9 @@ static int run(st_imp_ctx *c, st_error *err) {
   bo.existing_pixels = o->existing_pixels;
   bo.n_existing = o->n_existing;
   ST_TRY(st_bin(c->hist, &bo, &c->bin, err));
-  int64_t total = 0;
-  for (int64_t i = 0; i < c->hist_npix; i++) total += c->hist[i];
-  ST_CHECK(total == c->bin.total_rows, err, ST_ERR_INVALID, "binning: %lld rows, mapped %lld",
-           (long long)c->bin.total_rows, (long long)total);
+  /* st_bin checks that its partitions hold the histogram's total (no
+  ** second pass over the histogram here) */
+  int64_t total = c->bin.total_rows;
   ST_CHECK(total > 0, err, ST_ERR_INVALID, "the input holds no rows");
   /* memory: the row size (sampled while mapping, else from the schema) gives
   ** the rows one worker may sort in memory; the split stage reads batches of
@@ -822,12 +889,17 @@ static int run(st_imp_ctx *c, st_error *err) {
   if (split_done) {
     c->reuse_leaves = true;
     nftw(c->build_dir, rm_tmp_cb, 32, FTW_PHYS);
+    sky_start(c); /* after the temporaries' removal: it writes temporaries */
+    c->done = 0;
     st_imp_progress(c, "Splitting", o->n_inputs, o->n_inputs);
   } else {
     ST_TRY(rm_rf(ds, err)); /* leaves of an older split are not trusted */
     char idx[4200];
     snprintf(idx, sizeof idx, "%s/split/index.bin", c->state_dir);
     ST_TRY(rm_rf(idx, err)); /* it would describe spill files about to be rewritten */
+    c->done = 0;
+    st_imp_progress(c, "Splitting", 0, o->n_inputs); /* the stage starts (timings) */
+    sky_start(c); /* the skymaps need only the histogram: written meanwhile */
     ST_TRY(st_imp_split(c, err));
     ST_TRY(st_imp_state_save_split(c->state_dir, &c->bin, c->runs, c->nruns, err));
   }
@@ -840,6 +912,8 @@ static int run(st_imp_ctx *c, st_error *err) {
   c->keep_build = true;
   if (mkdir(ds, 0777) && errno != EEXIST)
     return st_fail(err, ST_ERR_IO, "%s: cannot create directory: %s", ds, strerror(errno));
+  c->done = 0;
+  st_imp_progress(c, "Reducing", 0, c->bin.nparts); /* the stage starts (timings) */
   ST_TRY(st_imp_reduce(c, err));
   /* finish (the build directory is kept on failure: a resume reuses the leaves) */
   c->done = 0;
@@ -910,6 +984,17 @@ int st_import_run(const st_import_options *o, st_error *err) {
   }
   c.failed = calloc((size_t)o->n_inputs, 1);
   ST_CHECK(c.failed, err, ST_ERR_NOMEM, "out of memory");
+#ifdef __GLIBC__
+  /* the stages allocate and free big buffers per batch and per partition
+  ** (batches, sort keys, column chunks, pages): glibc would mmap and munmap
+  ** each one above 128 KiB-32 MiB, paying page faults and page zeroing
+  ** every time (~1/3 of the Tycho-2 import's system time).  Blocks up to
+  ** 32 MiB stay in the heap and up to 256 MiB of free heap is kept for
+  ** reuse; at the end malloc_trim gives it back and glibc's default values
+  ** are set again (its dynamic mmap threshold then stays off). */
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
   c.nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (c.nthreads < 1) c.nthreads = 1;
   if (c.nthreads > 256) c.nthreads = 256;
@@ -930,6 +1015,9 @@ int st_import_run(const st_import_options *o, st_error *err) {
   int rc;
   if (!c.build_dir || !c.state_dir) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
   else rc = run(&c, err);
+  st_error e3 = {0};
+  int r3 = sky_join(&c, &e3); /* before the build directory may go */
+  if (!rc && r3) rc = r3, *err = e3;
   if (rc && !c.keep_build) {
     st_error e2 = {0};
     rm_rf(c.build_dir, &e2);
@@ -945,8 +1033,14 @@ int st_import_run(const st_import_options *o, st_error *err) {
   free(c.sort_cols);
   free(c.bucket_of);
   free(c.bucket_first);
+  st_imp_pre_free(&c);
   st_bin_result_free(&c.bin);
   st_field_clear(&c.schema);
   pthread_mutex_destroy(&c.lock);
+#ifdef __GLIBC__
+  malloc_trim(0);
+  mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  mallopt(M_TRIM_THRESHOLD, 128 << 10);
+#endif
   return rc;
 }

@@ -89,6 +89,12 @@ typedef struct st_imp_ctx {
   char failed_list[512];    /* their names, for the final message          */
   int64_t done;             /* progress counter (under lock)                */
   volatile int stop;        /* a worker failed: the others stop early       */
+  pthread_t sky_thread;     /* writes the skymaps from splitting on         */
+  bool sky_started;         /* (pipeline.c: sky_start / sky_join)           */
+  int sky_rc;               /* its result and error                         */
+  st_error sky_err;
+  struct st_imp_pre **pre;  /* per input: its histogram made in the CSV     */
+                            /* inference pass (map.c), or NULL              */
 } st_imp_ctx;
 
 /* ST_ERR_INTERRUPTED if the user asked to stop (o->cancel) or another
@@ -146,6 +152,16 @@ int st_imp_restore_fixed_lists(const st_field *schema, st_table *t, st_error *er
 bool st_imp_sortable(st_type_id t);
 
 int st_imp_map(st_imp_ctx *c, st_error *err);
+/* The histogram of a CSV input made in its inference pass (map.c): before
+** st_input_infer_schema of input f, st_imp_pre_begin sets the reader's
+** values_* options in *opt (when positions come from ra/dec and the file
+** may be mapped so); after it, st_imp_pre_end(ok = inference succeeded)
+** keeps the histogram in c->pre[f] if it is complete.  st_imp_map records
+** a kept histogram instead of reading the file when the file is unchanged
+** and ra/dec unified to int64 or double.  st_imp_pre_free: all of them. */
+int st_imp_pre_begin(st_imp_ctx *c, int f, st_input_options *opt, st_error *err);
+void st_imp_pre_end(st_imp_ctx *c, int f, bool ok);
+void st_imp_pre_free(st_imp_ctx *c);
 int st_imp_split(st_imp_ctx *c, st_error *err);
 int st_imp_reduce(st_imp_ctx *c, st_error *err);
 

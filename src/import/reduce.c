@@ -18,7 +18,7 @@
 ** partition's runs out of them; each worker opens its own readers of the
 ** spill files.  Memory: the bucket's rows (<= the rows a worker may sort,
 ** c->mem_rows, or one partition) plus the partition's copy and its sorted
-** copy.
+** copy (a partition of one run is a slice of its row group: no first copy).
 **
 ** External merge sort: a bucket that is one partition of more than
 ** mem_rows rows is reduced in chunks: its runs are read in input order,
@@ -350,7 +350,9 @@ static int reduce_part(st_imp_ctx *c, reduce_job *j, int64_t p, const rg_table *
       rc = st_table_slice(g->t, run->offset, run->rows, &ts[r], err);
   }
   if (!rc && nr == 0) rc = st_fail(err, ST_ERR_INVALID, "no rows for partition");
-  if (!rc) rc = st_table_concat(ts, (int)nr, &all, err);
+  /* one run: its slice is the partition (no copy before the sort's take) */
+  if (!rc && nr == 1) all = ts[0], ts[0] = NULL;
+  else if (!rc) rc = st_table_concat(ts, (int)nr, &all, err);
   for (int64_t r = 0; r < nr; r++) st_table_free(ts[r]);
   free(ts);
   if (!rc && all->n_rows != bp->rows)

@@ -15,6 +15,9 @@
 **   PREAD used when mmap fails (or when the environment variable
 **         SKYTILE_NO_MMAP=1 is set, for tests): each read allocates a fresh
 **         st_mem and fills it with pread(2), which has no shared file offset.
+**         st_file_read_into copies into caller memory instead (pread, or
+**         memcpy from MAP/MEM), for callers that reuse one buffer
+**         (st_file_copies tells them when that saves an allocation).
 **
 ** Invariants: `size` never changes after open; a read of [off, off+len) is
 ** checked against it before any access (overflow-safe), so an out-of-range
@@ -223,6 +226,26 @@ uint64_t st_file_size(const st_file *f) { return f->size; }
 
 const char *st_file_path(const st_file *f) { return f->path; }
 
+/* pread(2) exactly len bytes at off into dst (EINTR and short reads retried). */
+static int pread_all(st_file *f, uint64_t off, size_t len, uint8_t *dst, st_error *err) {
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = pread(f->fd, dst + got, len - got, (off_t)(off + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = errno;
+      if (n == 0)
+        return st_fail(err, ST_ERR_IO,
+                       "read of '%s' ended early at offset %llu (file shrank while open?)",
+                       f->path, (unsigned long long)(off + got));
+      return st_fail(err, ST_ERR_IO, "cannot read '%s' at offset %llu: %s", f->path,
+                     (unsigned long long)(off + got), strerror(e));
+    }
+    got += (size_t)n;
+  }
+  return ST_OK;
+}
+
 int st_file_read(st_file *f, uint64_t off, size_t len, st_mem **out_mem, const uint8_t **out_ptr,
                  st_error *err) {
   *out_mem = NULL;
@@ -238,26 +261,27 @@ int st_file_read(st_file *f, uint64_t off, size_t len, st_mem **out_mem, const u
   }
   st_mem *m = st_mem_new(len);
   if (!m) return st_fail(err, ST_ERR_NOMEM, "out of memory reading %zu bytes", len);
-  size_t got = 0;
-  while (got < len) {
-    ssize_t n = pread(f->fd, m->data + got, len - got, (off_t)(off + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = errno;
-      st_mem_unref(m);
-      if (n == 0)
-        return st_fail(err, ST_ERR_IO,
-                       "read of '%s' ended early at offset %llu (file shrank while open?)",
-                       f->path, (unsigned long long)(off + got));
-      return st_fail(err, ST_ERR_IO, "cannot read '%s' at offset %llu: %s", f->path,
-                     (unsigned long long)(off + got), strerror(e));
-    }
-    got += (size_t)n;
+  int rc = pread_all(f, off, len, m->data, err);
+  if (rc) {
+    st_mem_unref(m);
+    return rc;
   }
   *out_mem = m;
   *out_ptr = m->data;
   return ST_OK;
 }
+
+int st_file_read_into(st_file *f, uint64_t off, size_t len, uint8_t *dst, st_error *err) {
+  if (off > f->size || (uint64_t)len > f->size - off)
+    return st_fail(err, ST_ERR_CORRUPT,
+                   "read past end of file (offset %llu, length %zu, file size %llu)",
+                   (unsigned long long)off, len, (unsigned long long)f->size);
+  if (f->kind == ST_SRC_PREAD) return pread_all(f, off, len, dst, err);
+  if (len) memcpy(dst, f->whole->data + off, len);
+  return ST_OK;
+}
+
+bool st_file_copies(const st_file *f) { return f->kind == ST_SRC_PREAD; }
 
 /* ---- st_outfile ------------------------------------------------------- */
 

@@ -17,6 +17,7 @@
 #define ST_IO_IO_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -37,6 +38,15 @@ const char *st_file_path(const st_file *f);   /* the path or name given at open 
 */
 int st_file_read(st_file *f, uint64_t off, size_t len, st_mem **out_mem, const uint8_t **out_ptr,
                  st_error *err);
+/*
+** Copy bytes [off, off+len) into dst (len bytes of caller memory): pread(2)
+** for a file read by pread, memcpy otherwise.  Same range checks.
+*/
+int st_file_read_into(st_file *f, uint64_t off, size_t len, uint8_t *dst, st_error *err);
+/* True when st_file_read allocates and copies (the file is read by pread):
+   a caller reading many ranges may then prefer st_file_read_into a buffer
+   it reuses. */
+bool st_file_copies(const st_file *f);
 
 typedef struct st_outfile st_outfile;
 int st_outfile_open(const char *final_path, st_outfile **out, st_error *err);

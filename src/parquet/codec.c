@@ -40,6 +40,17 @@
 ** Compression appends to an st_buf: reserve the codec's worst-case bound,
 ** compress in place, then advance len.  Default levels (level < 0): GZIP 6,
 ** ZSTD 3, BROTLI 8 (as Arrow), LZ4/LZ4_RAW fast mode (level >= 3 uses LZ4HC).
+**
+** ZSTD parameters.  ZSTD_compress picks a level's parameters from the input
+** size: below 256 KiB its tables switch high levels to the optimal parsers
+** (level 15: btopt/btultra), ~4x slower per byte than the large-input
+** strategy (btlazy2) for a few % smaller output.  Parquet pages are small
+** (a dictionary-index page of 100k values is ~120 KiB), so we use the
+** level's large-input parameters (ZSTD_getCParams with an unknown size,
+** as for a stream) shrunk to the input by ZSTD_adjustCParams (window, hash
+** and chain tables no larger than the input needs), i.e. the level's
+** parameters as ZSTD applies them to inputs over 256 KiB.  Measured on a
+** Tycho-2 leaf: the MAG_VT (dictionary) column 4x faster, 2 % larger.
 */
 #include "parquet/codec.h"
 
@@ -55,6 +66,7 @@
 #include <lz4hc.h>
 #include <snappy-c.h>
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getCParams, ZSTD_adjustCParams */
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -238,8 +250,18 @@ static int enc_zstd(int level, const uint8_t *in, size_t in_len, st_buf *out, st
   bool owned;
   ZSTD_CCtx *c = zstd_cctx(&owned);
   if (!c) return st_fail(err, ST_ERR_NOMEM, "ZSTD: cannot create a compression context");
-  size_t n = ZSTD_compressCCtx(c, out->data + out->len, bound, in, in_len,
-                               level < 0 ? ST_ZSTD_DEFAULT_LEVEL : level);
+  int lv = level < 0 ? ST_ZSTD_DEFAULT_LEVEL : level;
+  /* the level's parameters for large inputs, shrunk to this input (see the
+  ** top of the file) */
+  ZSTD_compressionParameters cp =
+      ZSTD_adjustCParams(ZSTD_getCParams(lv, 0, 0), in_len ? in_len : 1, 0); /* 0: unknown */
+  size_t r = ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+  int keys[] = {ZSTD_c_compressionLevel, ZSTD_c_windowLog, ZSTD_c_hashLog,   ZSTD_c_chainLog,
+                ZSTD_c_searchLog,        ZSTD_c_minMatch,  ZSTD_c_targetLength, ZSTD_c_strategy};
+  int vals[] = {lv, (int)cp.windowLog, (int)cp.hashLog, (int)cp.chainLog, (int)cp.searchLog,
+                (int)cp.minMatch, (int)cp.targetLength, (int)cp.strategy};
+  for (int i = 0; i < 8 && !ZSTD_isError(r); i++) r = ZSTD_CCtx_setParameter(c, keys[i], vals[i]);
+  size_t n = ZSTD_isError(r) ? r : ZSTD_compress2(c, out->data + out->len, bound, in, in_len);
   if (owned) ZSTD_freeCCtx(c);
   if (ZSTD_isError(n))
     return st_fail(err, ST_ERR_INVALID, "ZSTD: compression failed: %s", ZSTD_getErrorName(n));

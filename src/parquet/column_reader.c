@@ -48,6 +48,10 @@
 **     (st_snappy_stream); of a dictionary-encoded data page only the indices
 **     of the selected slots are read (st_rle_gather_u32) and only their
 **     values are placed (lazy_values), other slots stay undefined.
+** Page bodies reach the decoders without copies where possible: a Snappy
+** body that is one literal (incompressible data) is used in place
+** (st_snappy_single_literal); a chunk of a file read by pread (no mapping)
+** is read into the context's buffer `io`, reused from chunk to chunk.
 ** Writer quirks handled: a dictionary_page_offset that points elsewhere
 ** (the first page there is not a dictionary page -> start at
 ** data_page_offset), and old parquet-mr's short total_compressed_size
@@ -282,6 +286,7 @@ void st_pq_colctx_init(st_pq_colctx *c, st_file *f, uint64_t max_alloc, bool ver
 
 void st_pq_colctx_free(st_pq_colctx *c) {
   st_buf_free(&c->page);
+  st_buf_free(&c->io);
   st_buf_free(&c->lev_d);
   st_buf_free(&c->lev_r);
   st_buf_free(&c->idx);
@@ -1049,6 +1054,14 @@ static int page_bytes(st_pq_colctx *c, int codec, const uint8_t *in, size_t in_l
     *out_n = in_len;
     return ST_OK;
   }
+  if (codec == ST_CODEC_SNAPPY) {   /* one literal (incompressible): used in place */
+    const uint8_t *lit = st_snappy_single_literal(in, in_len, out_len);
+    if (lit) {
+      *out = lit;
+      *out_n = out_len;
+      return ST_OK;
+    }
+  }
   ST_TRY(cap_check(out_len, c->max_alloc, "page", err));
   ST_TRY(reserve_abs(&c->page, out_len, err));
   ST_TRY(st_codec_decompress(codec, in, in_len, c->page.data, out_len, err));
@@ -1237,9 +1250,13 @@ static int lazy_values(st_pq_colctx *c, const st_pq_leafspec *spec, st_pq_leafda
     if (vb && !BIT(vb, row)) continue;
     uint8_t *o = d->values.data + row * ow;
     uint32_t x = ix[k++];
-    if (c->dict_lazy == 2) memcpy(o, c->dict.data + (size_t)x * (size_t)ow, (size_t)ow);
-    else if (c->dict_fixed) memcpy(o, c->dict_fixed + (size_t)x * (size_t)ow, (size_t)ow);
-    else if (st_snappy_view_get(&c->dview, (uint64_t)x * (uint64_t)ow, (size_t)ow, o)) return -1;
+    const uint8_t *src = c->dict_lazy == 2 ? c->dict.data : c->dict_fixed;
+    if (src) {   /* 4 or 8 bytes (read_dict_page): fixed-size moves */
+      if (ow == 8) memcpy(o, src + (size_t)x * 8, 8);
+      else memcpy(o, src + (size_t)x * 4, 4);
+    } else if (st_snappy_view_get(&c->dview, (uint64_t)x * (uint64_t)ow, (size_t)ow, o)) {
+      return -1;
+    }
   }
   return ST_OK;
 }
@@ -1507,7 +1524,15 @@ int st_pq_chunk_read(st_pq_colctx *c, const st_pq_leafspec *spec, const st_pq_co
   }
   st_mem *mem = NULL;
   const uint8_t *base = NULL;
-  ST_TRY(st_file_read(c->file, (uint64_t)start, (size_t)tot, &mem, &base, err));
+  if (st_file_copies(c->file)) {
+    /* pread into the context's buffer, reused from chunk to chunk */
+    ST_TRY(cap_check((uint64_t)tot, c->max_alloc, "column chunk", err));
+    ST_TRY(reserve_abs(&c->io, (size_t)tot, err));
+    ST_TRY(st_file_read_into(c->file, (uint64_t)start, (size_t)tot, c->io.data, err));
+    base = c->io.data;
+  } else {
+    ST_TRY(st_file_read(c->file, (uint64_t)start, (size_t)tot, &mem, &base, err));
+  }
   c->dict_n = -1;
   c->dict_lazy = 0;
   c->dict_fixed = NULL;

@@ -19,6 +19,15 @@
 **   - List counts are checked against the bytes left, counting the smallest
 **     encoding of one element with its required fields (list_alloc), before
 **     the zeroed array is allocated.
+**   - Allocation: st_pq_meta_decode_arena (the reader's footers) places
+**     every string and array it makes in an arena (out->arena: a chain of
+**     blocks of >= 256 KiB; a _metadata of 100k column chunks would
+**     otherwise cost ~700k malloc/free calls), set for the decoding thread
+**     in a thread-local; st_pq_meta_free then frees the blocks only, so such
+**     metadata must not be edited with heap parts.  A field replaced by a
+**     repeated one leaves its old value in the arena (bounded by the input
+**     size).  st_pq_meta_decode gives separate heap parts (callers that
+**     edit the result), freed part by part as before.
 **
 ** Encoding writes fields in increasing id order, required ones always, the
 ** optional ones when their has_* flag is set, exactly the subset a reader of
@@ -29,6 +38,58 @@
 #include <string.h>
 
 #include "parquet/thrift.h"
+
+/* ---- allocation --------------------------------------------------------------- */
+
+typedef struct meta_block {
+  struct meta_block *next;
+  size_t used, cap;
+  _Alignas(16) unsigned char data[];
+} meta_block;
+
+#define META_BLOCK ((size_t)256 << 10)
+
+/* The arena of the st_pq_meta_decode running on this thread (NULL: none). */
+static _Thread_local meta_block **tl_arena;
+
+/* n bytes (zeroed when zero), from the arena while decoding, else the heap. */
+static void *m_alloc(size_t n, bool zero) {
+  if (!tl_arena) return zero ? st_calloc(1, n ? n : 1) : st_malloc(n ? n : 1);
+  if (n > SIZE_MAX - 32) return NULL;
+  n = (n + 15) & ~(size_t)15;
+  meta_block *b = *tl_arena;
+  if (!b || b->cap - b->used < n) {
+    size_t cap = n > META_BLOCK ? n : META_BLOCK;
+    meta_block *nb = st_malloc(sizeof *nb + cap);
+    if (!nb) return NULL;
+    nb->used = 0;
+    nb->cap = cap;
+    if (b && cap > META_BLOCK) {   /* a big one goes behind the current block */
+      nb->next = b->next;
+      b->next = nb;
+    } else {
+      nb->next = b;
+      *tl_arena = nb;
+    }
+    b = nb;
+  }
+  void *p = b->data + b->used;
+  b->used += n;
+  if (zero) memset(p, 0, n);
+  return p;
+}
+
+/* Free a part: nothing while decoding into an arena (the arena owns it). */
+static void m_free(void *p) {
+  if (!tl_arena) st_free(p);
+}
+
+static void arena_free(void *arena) {
+  for (meta_block *b = arena, *nx; b; b = nx) {
+    nx = b->next;
+    st_free(b);
+  }
+}
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -58,11 +119,11 @@ static int dup_bin(st_tc_in *in, const char *what, uint8_t **dst, uint32_t *len)
   const uint8_t *p;
   uint32_t n;
   ST_TRY(st_tc_binary(in, &p, &n));
-  uint8_t *c = st_malloc((size_t)n + 1);
+  uint8_t *c = m_alloc((size_t)n + 1, false);
   if (!c) return nomem(in, what);
   if (n) memcpy(c, p, n);
   c[n] = 0;
-  st_free(*dst);
+  m_free(*dst);
   *dst = c;
   if (len) *len = n;
   return 0;
@@ -87,7 +148,7 @@ static int list_alloc(st_tc_in *in, size_t min_bytes, const char *what, size_t e
   ST_TRY(st_tc_list(in, &et, n));
   ST_SAFETY(*n <= INT32_MAX && (uint64_t)*n * min_bytes <= st_tc_left(in), in->err,
             "%s: %u elements cannot fit in the %zu bytes left", what, (unsigned)*n, st_tc_left(in));
-  *arr = st_calloc(*n ? *n : 1, elem_size);
+  *arr = m_alloc((size_t)(*n ? *n : 1) * elem_size, true);
   if (!*arr) return nomem(in, what);
   return 0;
 }
@@ -149,53 +210,58 @@ static int read_enum(st_tc_in *in, int t, const char *what, int *v) {
 static void free_kv(st_pq_kv *kv, int n) {
   if (!kv) return;
   for (int i = 0; i < n; i++) {
-    st_free(kv[i].key);
-    st_free(kv[i].value);
+    m_free(kv[i].key);
+    m_free(kv[i].value);
   }
-  st_free(kv);
+  m_free(kv);
 }
 
 static void free_stats(st_pq_stats *s) {
-  st_free(s->min);
-  st_free(s->max);
-  st_free(s->legacy_min);
-  st_free(s->legacy_max);
+  m_free(s->min);
+  m_free(s->max);
+  m_free(s->legacy_min);
+  m_free(s->legacy_max);
   memset(s, 0, sizeof *s);
 }
 
 static void free_column_meta(st_pq_column_meta *c) {
-  st_free(c->encodings);
+  m_free(c->encodings);
   if (c->path)
-    for (int i = 0; i < c->n_path; i++) st_free(c->path[i]);
-  st_free(c->path);
+    for (int i = 0; i < c->n_path; i++) m_free(c->path[i]);
+  m_free(c->path);
   free_kv(c->kv, c->n_kv);
   free_stats(&c->stats);
-  st_free(c->encoding_stats);
+  m_free(c->encoding_stats);
   memset(c, 0, sizeof *c);
 }
 
 static void free_row_group(st_pq_row_group *rg) {
   if (rg->columns)
     for (int i = 0; i < rg->n_columns; i++) {
-      st_free(rg->columns[i].file_path);
+      m_free(rg->columns[i].file_path);
       free_column_meta(&rg->columns[i].meta);
     }
-  st_free(rg->columns);
-  st_free(rg->sorting);
+  m_free(rg->columns);
+  m_free(rg->sorting);
   memset(rg, 0, sizeof *rg);
 }
 
 void st_pq_meta_free(st_pq_file_meta *m) {
+  if (m && m->arena) {   /* decoded: every part lives in the arena */
+    arena_free(m->arena);
+    memset(m, 0, sizeof *m);
+    return;
+  }
   if (!m) return;
   if (m->schema)
-    for (int i = 0; i < m->n_schema; i++) st_free(m->schema[i].name);
-  st_free(m->schema);
+    for (int i = 0; i < m->n_schema; i++) m_free(m->schema[i].name);
+  m_free(m->schema);
   if (m->row_groups)
     for (int i = 0; i < m->n_row_groups; i++) free_row_group(&m->row_groups[i]);
-  st_free(m->row_groups);
+  m_free(m->row_groups);
   free_kv(m->kv, m->n_kv);
-  st_free(m->created_by);
-  st_free(m->column_orders);
+  m_free(m->created_by);
+  m_free(m->column_orders);
   memset(m, 0, sizeof *m);
 }
 
@@ -465,7 +531,7 @@ static int dec_column_meta(st_tc_in *in, st_pq_column_meta *c) {
   case 1: ST_TRY(read_enum(in, t, "ColumnMetaData.type", &c->type)); break;
   case 2:
     WANT_LIST(t, ST_TC_I32);
-    st_free(c->encodings);
+    m_free(c->encodings);
     c->encodings = NULL;
     c->n_encodings = 0;
     ST_TRY(list_alloc(in, 1, "ColumnMetaData.encodings", sizeof(int32_t), &arr, &n));
@@ -476,8 +542,8 @@ static int dec_column_meta(st_tc_in *in, st_pq_column_meta *c) {
   case 3:
     WANT_LIST(t, ST_TC_BINARY);
     if (c->path)
-      for (int i = 0; i < c->n_path; i++) st_free(c->path[i]);
-    st_free(c->path);
+      for (int i = 0; i < c->n_path; i++) m_free(c->path[i]);
+    m_free(c->path);
     c->path = NULL;
     c->n_path = 0;
     ST_TRY(list_alloc(in, 1, "ColumnMetaData.path_in_schema", sizeof(char *), &arr, &n));
@@ -513,7 +579,7 @@ static int dec_column_meta(st_tc_in *in, st_pq_column_meta *c) {
     break;
   case 13:
     WANT_LIST(t, ST_TC_STRUCT);
-    st_free(c->encoding_stats);
+    m_free(c->encoding_stats);
     c->encoding_stats = NULL;
     c->n_encoding_stats = 0;
     ST_TRY(list_alloc(in, 7, "ColumnMetaData.encoding_stats", sizeof(st_pq_page_enc_stats),
@@ -599,10 +665,10 @@ static int dec_row_group(st_tc_in *in, st_pq_row_group *rg) {
     WANT_LIST(t, ST_TC_STRUCT);
     if (rg->columns)
       for (int i = 0; i < rg->n_columns; i++) {
-        st_free(rg->columns[i].file_path);
+        m_free(rg->columns[i].file_path);
         free_column_meta(&rg->columns[i].meta);
       }
-    st_free(rg->columns);
+    m_free(rg->columns);
     rg->columns = NULL;
     rg->n_columns = 0;
     ST_TRY(list_alloc(in, 3, "RowGroup.columns", sizeof(st_pq_column_chunk), &arr, &n));
@@ -614,7 +680,7 @@ static int dec_row_group(st_tc_in *in, st_pq_row_group *rg) {
   case 3: ST_TRY(read_i64_field(in, t, "RowGroup.num_rows", &rg->num_rows)); break;
   case 4:
     WANT_LIST(t, ST_TC_STRUCT);
-    st_free(rg->sorting);
+    m_free(rg->sorting);
     rg->sorting = NULL;
     rg->n_sorting = 0;
     ST_TRY(list_alloc(in, 5, "RowGroup.sorting_columns", sizeof(st_pq_sorting_column), &arr,
@@ -670,8 +736,8 @@ static int dec_file_meta(st_tc_in *in, st_pq_file_meta *m) {
   case 2:
     WANT_LIST(t, ST_TC_STRUCT);
     if (m->schema)
-      for (int i = 0; i < m->n_schema; i++) st_free(m->schema[i].name);
-    st_free(m->schema);
+      for (int i = 0; i < m->n_schema; i++) m_free(m->schema[i].name);
+    m_free(m->schema);
     m->schema = NULL;
     m->n_schema = 0;
     ST_TRY(list_alloc(in, 3, "FileMetaData.schema", sizeof(st_pq_schema_elem), &arr, &n));
@@ -687,7 +753,7 @@ static int dec_file_meta(st_tc_in *in, st_pq_file_meta *m) {
     WANT_LIST(t, ST_TC_STRUCT);
     if (m->row_groups)
       for (int i = 0; i < m->n_row_groups; i++) free_row_group(&m->row_groups[i]);
-    st_free(m->row_groups);
+    m_free(m->row_groups);
     m->row_groups = NULL;
     m->n_row_groups = 0;
     ST_TRY(list_alloc(in, 7, "FileMetaData.row_groups", sizeof(st_pq_row_group), &arr, &n));
@@ -702,7 +768,7 @@ static int dec_file_meta(st_tc_in *in, st_pq_file_meta *m) {
     break;
   case 7:
     WANT_LIST(t, ST_TC_STRUCT);
-    st_free(m->column_orders);
+    m_free(m->column_orders);
     m->column_orders = NULL;
     m->n_column_orders = 0;
     ST_TRY(list_alloc(in, 1, "FileMetaData.column_orders", sizeof(int), &arr, &n));
@@ -723,17 +789,29 @@ static int dec_file_meta(st_tc_in *in, st_pq_file_meta *m) {
   return 0;
 }
 
-int st_pq_meta_decode(const uint8_t *data, size_t len, st_pq_file_meta *out, st_error *err) {
+static int meta_decode(const uint8_t *data, size_t len, st_pq_file_meta *out, bool use_arena, st_error *err) {
   st_tc_in in;
   memset(out, 0, sizeof *out);
   st_tc_in_init(&in, data, len, err);
+  meta_block *arena = NULL;
+  if (use_arena) tl_arena = &arena;
   int rc = dec_file_meta(&in, out);
+  tl_arena = NULL;
+  out->arena = arena;
   if (rc) {
     st_pq_meta_free(out);
     st_error_prefix(err, "footer (FileMetaData, byte %zu of %zu): ", (size_t)(in.p - data), len);
     return rc;
   }
   return 0;
+}
+
+int st_pq_meta_decode(const uint8_t *data, size_t len, st_pq_file_meta *out, st_error *err) {
+  return meta_decode(data, len, out, false, err);
+}
+
+int st_pq_meta_decode_arena(const uint8_t *data, size_t len, st_pq_file_meta *out, st_error *err) {
+  return meta_decode(data, len, out, true, err);
 }
 
 /* ---- page headers ------------------------------------------------------------ */

@@ -200,6 +200,9 @@ typedef struct st_pq_file_meta {
   bool has_encryption_algorithm;/* plaintext-footer encrypted files (field 8;   */
                                 /* re-encoded as an empty struct)                */
   bool has_column_orders;       /* field 7 present (possibly empty list)         */
+  void *arena;                  /* st_pq_meta_decode_arena: blocks holding every */
+                                /* allocation above (freed at once); NULL when   */
+                                /* the parts are separate heap blocks            */
 } st_pq_file_meta;
 
 /* PageHeader and its parts. */
@@ -231,6 +234,9 @@ typedef struct st_pq_page_header {
 ** list counts are checked against the remaining input before allocating.
 */
 int st_pq_meta_decode(const uint8_t *data, size_t len, st_pq_file_meta *out, st_error *err);
+/* The same with every part in one arena (out->arena): faster to decode and
+   free, but the result must not be edited with heap-allocated parts. */
+int st_pq_meta_decode_arena(const uint8_t *data, size_t len, st_pq_file_meta *out, st_error *err);
 void st_pq_meta_free(st_pq_file_meta *m);   /* frees contents, not m         */
 /* Decode a PageHeader; *consumed = header bytes. */
 int st_pq_page_header_decode(const uint8_t *data, size_t len, st_pq_page_header *out,

@@ -103,7 +103,7 @@ static int parse_footer(st_pq_reader *r, st_error *err) {
   ST_CHECK(flen <= r->opt.max_alloc, err, ST_ERR_LIMIT, "footer of %u bytes exceeds the allocation limit",
            flen);
   ST_TRY(st_file_read(r->file, size - 8 - flen, flen, &m, &p, err));
-  int rc = st_pq_meta_decode(p, flen, &r->meta, err);
+  int rc = st_pq_meta_decode_arena(p, flen, &r->meta, err);
   st_mem_unref(m);
   if (rc) {
     st_pq_meta_free(&r->meta);
@@ -250,8 +250,8 @@ const struct st_pq_schema *st_pq_reader_schema(const st_pq_reader *r) { return r
 
 static void reader_trim(st_pq_reader *r) {
   st_pq_colctx *c = &r->ctx;
-  size_t tot = c->page.cap + c->lev_d.cap + c->lev_r.cap + c->idx.cap + c->raw.cap + c->soff.cap + c->sbytes.cap +
-               c->dict.cap + c->dict_offs.cap + c->dview.cap * sizeof(st_snappy_elem);
+  size_t tot = c->page.cap + c->io.cap + c->lev_d.cap + c->lev_r.cap + c->idx.cap + c->raw.cap + c->soff.cap +
+               c->sbytes.cap + c->dict.cap + c->dict_offs.cap + c->dview.cap * sizeof(st_snappy_elem);
   if (tot > READER_KEEP) {
     bool any = c->any_file_path;
     st_pq_colctx_free(c);

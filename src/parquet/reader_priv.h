@@ -88,6 +88,7 @@ typedef struct st_pq_colctx {
   uint64_t max_alloc;
   bool verify_crc;
   st_buf page;             /* decompressed page                              */
+  st_buf io;               /* chunk bytes when the file is read by pread     */
   st_buf lev_d, lev_r;     /* level scratch (int16) when levels are not kept */
   st_buf idx;              /* dictionary indices (uint32)                    */
   st_buf raw;              /* raw fixed values before conversion             */

@@ -20,8 +20,11 @@
 **      st_pq_open_borrowed, without parsing its footer again);
 **   4. each surviving row group is read with late materialisation (do_rg):
 **      the region columns first (for pixels: Dec of every row against a
-**      bitmap of the Dec buckets the pixels reach, then RA only at those
-**      rows, through st_pq_read_rows), the exact region test (pixels: the
+**      bitmap of the Dec buckets the pixels reach, narrowed to the ranges
+**      of the Dec hint when one is set (st_query_set_dec_hint, query_int.h:
+**      light curves give their targets' Dec bands, 4-5x fewer rows than the
+**      cells' bands), then RA only at those rows, through
+**      st_pq_read_rows), the exact region test (pixels: the
 **      vectorised ang2pix and a hash set of the pixels behind a 32 KiB
 **      filter) gives the rows inside; the where-only columns are read and
 **      the expression evaluated at those rows only; the other needed columns
@@ -45,6 +48,7 @@
 #include <string.h>
 
 #include "query/expr.h"
+#include "query/query_int.h"
 #include "util/err.h"
 
 #define DEG2RAD (M_PI / 180.0)
@@ -64,6 +68,8 @@ struct st_query {
   int64_t limit;
   int threads;
   int64_t batch_rows;                /* split partitions above this many rows */
+  double *hint_lo, *hint_hi; int nhint; /* Dec ranges hint (query_int.h)     */
+  bool has_hint;
 };
 
 /* Python's float % 360 as numpy/LSDB compute it: sign of the divisor, +0 for
@@ -94,6 +100,7 @@ static void clear_region(st_query *q) {
 void st_query_free(st_query *q) {
   if (!q) return;
   clear_region(q);
+  free(q->hint_lo); free(q->hint_hi);
   st_expr_free(q->where);
   for (int i = 0; i < q->ncols; i++) free(q->cols[i]);
   free(q->cols);
@@ -161,6 +168,21 @@ int st_query_set_pixels(st_query *q, int order, const int64_t *pix, int n, st_er
   memcpy(q->pix, pix, (size_t)n * sizeof(int64_t));
   qsort(q->pix, (size_t)n, sizeof(int64_t), cmp_i64);
   q->npix = n; q->pix_order = order; q->region = R_PIXELS;
+  return 0;
+}
+
+int st_query_set_dec_hint(st_query *q, const double *lo, const double *hi, int n, st_error *err) {
+  ST_CHECK(n >= 0 && (n == 0 || (lo && hi)), err, ST_ERR_INVALID, "dec hint: bad ranges");
+  double *a = malloc(((size_t)n + 1) * sizeof *a), *b = malloc(((size_t)n + 1) * sizeof *b);
+  if (!a || !b) { free(a); free(b); return st_fail(err, ST_ERR_NOMEM, "query: out of memory"); }
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    if (!(lo[i] <= hi[i]) || !isfinite(lo[i]) || !isfinite(hi[i])) continue;   /* empty or NaN: never met */
+    a[k] = lo[i]; b[k] = hi[i]; k++;
+  }
+  free(q->hint_lo); free(q->hint_hi);
+  q->hint_lo = a; q->hint_hi = b; q->nhint = k;
+  q->has_hint = true;
   return 0;
 }
 
@@ -504,6 +526,19 @@ static int pixel_centres(run *R, st_error *err) {
         if (b0 < 0) b0 = 0;
         if (b1 >= DEC_NB) b1 = DEC_NB - 1;
         for (int64_t b = b0; b <= b1; b++) R->dec_bits[b >> 3] |= (uint8_t)(1u << (b & 7));
+      }
+      /* Dec hint: only the buckets of its ranges stay (one more on each side
+         against rounding) */
+      uint8_t *hb = q->has_hint ? calloc(DEC_NB / 8 + 1, 1) : NULL;
+      if (hb) {
+        for (int i = 0; i < q->nhint; i++) {
+          int64_t b0 = dec_bucket(q->hint_lo[i]) - 1, b1 = dec_bucket(q->hint_hi[i]) + 1;
+          if (b0 < 0) b0 = 0;
+          if (b1 >= DEC_NB) b1 = DEC_NB - 1;
+          for (int64_t b = b0; b <= b1; b++) hb[b >> 3] |= (uint8_t)(1u << (b & 7));
+        }
+        for (size_t j = 0; j < DEC_NB / 8 + 1; j++) R->dec_bits[j] &= hb[j];
+        free(hb);
       }
     }
   }

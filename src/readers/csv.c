@@ -28,10 +28,15 @@
 ** (the many-tiny-files case).
 ** Type inference classifies fields (bool / int64 / double / string) over the
 ** first rows (or the whole file), then the source is reset and parsed for real.
+** Parts (options.part/n_parts, the import's parallel map of one big file):
+** a part seeks to its byte range and reads the records that start in it,
+** recording where it started and stopped so that the caller can check that
+** the ranges met at real record starts (seek_part, st_input_part_seam).
 */
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
+#include <math.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -579,6 +584,14 @@ typedef struct csv {
   int64_t stopped_at;       /* start of the record stopped at (-1)      */
   bool track_first;         /* record first_abs                         */
   int64_t first_abs;        /* start of the first record tokenized (-1) */
+  bool part_empty;          /* a part > 0 of an unsplittable source     */
+  volatile int *cancel;     /* options.cancel (inference polls it)      */
+  /* options.values_fn (whole-file inference only)                      */
+  const st_input_options *vo;
+  int vx, vy;               /* the columns reported (-1: off)           */
+  int vpart;                /* reported as this part                    */
+  bool vfail;               /* a value failed: no DONE                  */
+  double *vbx, *vby;        /* K values each                            */
 } csv;
 
 static void col_clear(csv_col *c) {
@@ -825,6 +838,40 @@ static void classify(csv *c, int k) {
       continue;
     }
     unsigned can = col->can;
+    if ((j == c->vx || j == c->vy) && !c->vfail) {
+      /* a column reported to values_fn: its values too (report_values) */
+      double *out = j == c->vx ? c->vbx : c->vby;
+      for (int r = 0; r < k && can; r++) {
+        size_t n;
+        const uint8_t *p = field(c, r, j, &n);
+        if (is_na(c, p, n)) {
+          c->vfail = true;
+          continue;
+        }
+        col->seen = true;
+        unsigned m = 0;
+        int64_t iv;
+        double dv = 0;
+        if ((can & CAN_INT) && parse_i64(p, n, &iv)) {
+          m = CAN_INT | CAN_DBL;
+          dv = (double)iv; /* = the text parsed as a double, but "-0" */
+          if (!iv && memchr(p, '-', n)) c->vfail = true;
+        } else if ((can & CAN_DBL) && parse_f64_(p, n, &dv, false, false)) {
+          m = CAN_DBL;
+          if (dv == 0 && signbit(dv)) c->vfail = true;
+        } else {
+          c->vfail = true;
+          if ((can & CAN_DBL) && parse_f64_(p, n, &dv, false, true)) m = CAN_DBL;
+        }
+        if ((can & CAN_BOOL) && parse_bool(p, n) >= 0) m |= CAN_BOOL;
+        can &= m;
+        out[r] = dv;
+      }
+      if (!can) c->vfail = true;
+      if (c->vx == c->vy && !c->vfail) memcpy(c->vby, c->vbx, (size_t)k * sizeof(double));
+      col->can = can;
+      continue;
+    }
     for (int r = 0; r < k && can; r++) {
       size_t n;
       const uint8_t *p = field(c, r, j, &n);
@@ -840,6 +887,19 @@ static void classify(csv *c, int k) {
     }
     col->can = can;
   }
+}
+
+/* Report the values of columns vx, vy of records [0, k) (options.values_fn),
+** which classify() parsed (an integer's value is its double: equal to the
+** text parsed as a double, but for "-0", which fails as -0.0 does). */
+static void report_values(csv *c, int k) {
+  if (c->vx < 0 || c->vfail) return;
+  c->vo->values_fn(c->vo->values_ctx, ST_VALUES_ROWS, c->vpart, c->vbx, c->vby, k);
+}
+
+static int check_cancel(const csv *c, st_error *err) {
+  if (c->cancel && *c->cancel) return st_fail(err, ST_ERR_INTERRUPTED, "interrupted");
+  return 0;
 }
 
 static int type_width(st_type_id t) {
@@ -1009,6 +1069,8 @@ static void csv_free(csv *c) {
   free(c->ff);
   free(c->rline);
   free(c->na_len);
+  free(c->vbx);
+  free(c->vby);
   if (c->cols)
     for (int j = 0; j < c->ncols; j++) {
       col_clear(&c->cols[j]);
@@ -1151,8 +1213,9 @@ static void *infer_half_main(void *arg) {
   h->track_first = true;
   while (!rc) {
     int k;
-    if ((rc = next_records(h, h->K, &k, err)) || !k) break;
+    if ((rc = check_cancel(h, err)) || (rc = next_records(h, h->K, &k, err)) || !k) break;
     classify(h, k);
+    report_values(h, k);
   }
   ih->rc = rc;
   return NULL;
@@ -1179,8 +1242,14 @@ static int infer_all_rows(st_input *in, csv *c, st_error *err) {
       h->fs = NULL, h->fl = NULL, h->ff = NULL, h->rline = NULL;
       h->cols = calloc((size_t)c->ncols, sizeof(csv_col));
       h->first_abs = -1, h->stop_abs = -1, h->stopped_at = -1;
+      h->vpart = 1, h->vbx = h->vby = NULL;
+      if (h->vx >= 0) {
+        h->vbx = malloc((size_t)c->K * sizeof(double));
+        h->vby = malloc((size_t)c->K * sizeof(double));
+      }
       st_error e2;
-      bool ok = h->buf && h->cols && !alloc_fields(h, c->ncols, c->K, &e2);
+      bool ok = h->buf && h->cols && (h->vx < 0 || (h->vbx && h->vby)) &&
+                !alloc_fields(h, c->ncols, c->K, &e2);
       if (ok) {
         for (int j = 0; j < c->ncols; j++) {
           h->cols[j].forced = c->cols[j].forced;
@@ -1197,11 +1266,13 @@ static int infer_all_rows(st_input *in, csv *c, st_error *err) {
     }
   }
   int rc = 0;
+  bool discard = false; /* the helper's half (values part 1) was not merged */
   for (;;) {
     int k;
-    if ((rc = next_records(c, c->K, &k, err))) break;
+    if ((rc = check_cancel(c, err)) || (rc = next_records(c, c->K, &k, err))) break;
     if (k) {
       classify(c, k);
+      report_values(c, k);
       continue;
     }
     if (c->stop_abs < 0) break;
@@ -1216,19 +1287,67 @@ static int infer_all_rows(st_input *in, csv *c, st_error *err) {
         c->cols[j].can &= h->cols[j].can;
         c->cols[j].seen |= h->cols[j].seen;
       }
+      c->vfail |= h->vfail;
       break;
     }
+    discard = true;
     c->stop_abs = -1;
   }
-  if (par) pthread_join(th, NULL);
+  if (par) {
+    pthread_join(th, NULL);
+    discard = true;
+  }
   c->stop_abs = -1;
   if (ih.h) {
     csv *h = ih.h;
     src_close(&h->src);
     free(h->buf), free(h->fs), free(h->fl), free(h->ff), free(h->rline), free(h->cols);
+    free(h->vbx), free(h->vby);
     free(h);
   }
+  if (!rc && c->vx >= 0) {
+    if (discard) c->vo->values_fn(c->vo->values_ctx, ST_VALUES_DISCARD, 1, NULL, NULL, 0);
+    if (!c->vfail) c->vo->values_fn(c->vo->values_ctx, ST_VALUES_DONE, 0, NULL, NULL, 0);
+  }
   return rc;
+}
+
+/* Position the reader on its part (options.part of n_parts > 1; after the
+** header): part k reads the records starting in (S_k, S_k+1] + 1, i.e. it
+** starts after the first LF at or after S_k = size*k/n (part 0: after the
+** header) and stops before the first record starting after S_k+1.  The
+** same stop/first mechanism as the parallel inference, so the seams are
+** checked the same way (st_input_part_seam).  A source that is not a plain
+** regular file is read whole by part 0. */
+static int seek_part(st_input *in, csv *c, st_error *err) {
+  int64_t k = in->opt.part, n = in->opt.n_parts;
+  if (!c->sized) {
+    c->part_empty = k > 0;
+    return 0;
+  }
+  int64_t size = (int64_t)in->file_size;
+  int64_t s0 = size / n * k + size % n * k / n, s1 = size / n * (k + 1) + size % n * (k + 1) / n;
+  if (k + 1 < n) c->stop_abs = s1 + 1;
+  if (k == 0) return 0;
+  if (lseek(c->src.fd, (off_t)s0, SEEK_SET) < 0)
+    return st_fail(err, ST_ERR_IO, "seek failed: %s", strerror(errno));
+  c->src.consumed = (uint64_t)s0;
+  c->src.done = c->src.in_eof = false;
+  c->len = c->pos = 0;
+  c->eof = false;
+  for (;;) { /* skip the partial line at s0 */
+    ST_TRY(fill(c, err));
+    const uint8_t *nl = memchr(c->buf + c->pos, '\n', c->len - c->pos);
+    if (nl) {
+      c->pos = (size_t)(nl - c->buf) + 1;
+      break;
+    }
+    c->pos = c->len;
+    if (c->eof) break;
+  }
+  c->track_first = true;
+  c->first_abs = -1;
+  return 0;
 }
 
 static int csv_open(st_input *in, st_error *err) {
@@ -1296,6 +1415,22 @@ static int csv_open(st_input *in, st_error *err) {
   }
   /* keep the header's field slots valid until the arrays are resized */
   ST_TRY(alloc_fields(c, ncols, K, err));
+  c->cancel = o->cancel;
+  c->vx = c->vy = -1;
+  if (infer && in->infer_all && o->infer_rows <= 0 && o->values_fn && o->values_x && o->values_y) {
+    for (int j = 0; j < ncols; j++) {
+      if (!strcmp(c->cols[j].name, o->values_x)) c->vx = j;
+      if (!strcmp(c->cols[j].name, o->values_y)) c->vy = j;
+    }
+    if (c->vx >= 0 && c->vy >= 0 && !c->cols[c->vx].forced && !c->cols[c->vy].forced) {
+      c->vbx = malloc((size_t)K * sizeof(double));
+      c->vby = malloc((size_t)K * sizeof(double));
+      ST_CHECK(c->vbx && c->vby, err, ST_ERR_NOMEM, "out of memory");
+      c->vo = &in->opt;
+    } else {
+      c->vx = c->vy = -1;
+    }
+  }
   if (infer) {
     int64_t limit = o->infer_rows > 0 ? o->infer_rows : in->infer_all ? INT64_MAX : in->batch_rows;
     int64_t seen = 0;
@@ -1339,13 +1474,14 @@ static int csv_open(st_input *in, st_error *err) {
     }
   }
   ST_CHECK(!rc, err, ST_ERR_NOMEM, "out of memory");
+  if (in->opt.n_parts > 1) ST_TRY(seek_part(in, c, err));
   return 0;
 }
 
 static int csv_next(st_input *in, st_table **out, st_error *err) {
   csv *c = in->state;
   *out = NULL;
-  if (in->infer_all) return 0;  /* inference-only open */
+  if (in->infer_all || c->part_empty) return 0;  /* inference-only open / empty part */
   int64_t rows = 0;
   while (rows < in->batch_rows) {
     int k;
@@ -1356,6 +1492,10 @@ static int csv_next(st_input *in, st_table **out, st_error *err) {
     rows += k;
   }
   in->bytes_read = c->src.consumed;
+  if (in->opt.n_parts > 1) {
+    in->seam_first = in->opt.part > 0 ? c->first_abs : -1;
+    in->seam_stop = c->stopped_at;
+  }
   if (!rows) return 0;
   st_array **arr = calloc((size_t)in->n_need + 1, sizeof(st_array *));
   ST_CHECK(arr, err, ST_ERR_NOMEM, "out of memory");

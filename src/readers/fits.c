@@ -22,7 +22,10 @@
 **   - P/Q variable-length arrays (L B I J K E D A elements) become lists (A:
 **     strings), read row by row with cfitsio (which byte-swaps and scales).
 ** A .gz
-** file is decompressed into memory by cfitsio.
+** file is decompressed into memory by cfitsio.  A part (options.part of
+** n_parts, the import's parallel map of one file) reads the rows
+** [N*part/n, N*(part+1)/n) (a .gz file: all of them in part 0, none in the
+** others).
 */
 #include <fitsio.h>
 #include <math.h>
@@ -62,6 +65,7 @@ typedef struct fits_state {
   int64_t width;            /* NAXIS1                                    */
   int64_t nrows;            /* NAXIS2                                    */
   int64_t next_row;         /* 0-based                                   */
+  int64_t end_row;          /* rows [next_row, end_row) remain (a part)  */
   uint8_t *raw;             /* CH rows of raw bytes                      */
   int64_t ch;
 } fits_state;
@@ -345,6 +349,12 @@ static int fits_open_(st_input *in, st_error *err) {
   (void)fsize;
   (void)st4;
   in->file_size = (uint64_t)(s->width * s->nrows);
+  /* a part: rows [N*part/n, N*(part+1)/n); a .gz file (decompressed whole
+  ** by every open) is read whole by part 0 */
+  int64_t k = in->opt.part, n = in->opt.n_parts;
+  if (gz) k = k ? 1 : 0, n = 1;
+  s->next_row = k >= n ? s->nrows : s->nrows / n * k + s->nrows % n * k / n;
+  s->end_row = k >= n ? s->nrows : s->nrows / n * (k + 1) + s->nrows % n * (k + 1) / n;
   return 0;
 }
 
@@ -621,7 +631,7 @@ static void acc_free(fits_acc *a) {
 static int fits_next(st_input *in, st_table **out, st_error *err) {
   fits_state *s = in->state;
   *out = NULL;
-  int64_t rows = s->nrows - s->next_row;
+  int64_t rows = s->end_row - s->next_row;
   if (rows <= 0) return 0;
   if (rows > in->batch_rows) rows = in->batch_rows;
   int nn = in->n_need;

@@ -8,6 +8,11 @@
 ** A batch from a plug-in holds the raw columns in->need[]; the output batch
 ** takes its arrays by moving them (no copy) except for casts (one tight loop
 ** per column) and the filename column (one memset-like fill per batch).
+**
+** Parts (options.part/n_parts): checked here (n_parts <= 1 or an inference
+** open: the whole file; a part outside 0..n-1: ST_ERR_INVALID); each
+** plug-in positions itself on its part when it opens, CSV also recording
+** the seam offsets returned by st_input_part_seam (-1 for other formats).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -484,6 +489,13 @@ static int open_impl(const char *path, const st_input_options *opt, bool infer_o
     in->opt.struct_size = sizeof *opt;
   }
   in->num_rows = -1;
+  in->seam_first = in->seam_stop = -1;
+  if (in->opt.n_parts <= 1 || infer_only) in->opt.part = 0, in->opt.n_parts = 1;
+  if (in->opt.part < 0 || in->opt.part >= in->opt.n_parts) {
+    int part = in->opt.part, n = in->opt.n_parts;
+    free(in);
+    return st_fail(err, ST_ERR_INVALID, "%s: part %d of %d does not exist", path, part, n);
+  }
   in->infer_all = infer_only;
   in->batch_rows = in->opt.batch_rows > 0 ? in->opt.batch_rows : ST_DEFAULT_BATCH;
   in->path = st_strdup(path);
@@ -515,6 +527,9 @@ uint64_t st_input_bytes_read(const st_input *in) { return in->bytes_read; }
 uint64_t st_input_file_size(const st_input *in) { return in->file_size; }
 int64_t st_input_rows_read(const st_input *in) { return in->rows_read; }
 int64_t st_input_num_rows(const st_input *in) { return in->num_rows; }
+void st_input_part_seam(const st_input *in, int64_t *first, int64_t *stop) {
+  *first = in->seam_first, *stop = in->seam_stop;
+}
 
 void st_input_close(st_input *in) {
   if (!in) return;

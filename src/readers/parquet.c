@@ -2,7 +2,8 @@
 ** This file implements the Parquet plug-in of the input readers: it opens the
 ** file with the skytile Parquet reader and returns each row group (only the
 ** needed columns) as one batch, sliced zero-copy into batch_rows pieces when
-** a row group is larger.
+** a row group is larger.  A part (options.part of n_parts) reads the row
+** groups [G*part/n, G*(part+1)/n) of the G in the file.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 typedef struct pq_state {
   st_pq_reader *r;
   int rg;                   /* next row group                           */
+  int rg_end;               /* row groups [rg, rg_end) remain           */
   st_table *cur;            /* current row group being sliced           */
   int64_t cur_off;          /* rows of cur already returned             */
 } pq_state;
@@ -31,6 +33,8 @@ static int pq_open(st_input *in, st_error *err) {
   ST_CHECK(!st_field_copy(&in->raw, f), err, ST_ERR_NOMEM, "out of memory");
   in->num_rows = 0;
   for (int i = 0; i < st_pq_num_row_groups(s->r); i++) in->num_rows += st_pq_row_group_num_rows(s->r, i);
+  int64_t g = st_pq_num_row_groups(s->r), k = in->opt.part, n = in->opt.n_parts;
+  s->rg = (int)(g * k / n), s->rg_end = (int)(g * (k + 1) / n);
   return 0;
 }
 
@@ -41,7 +45,7 @@ static int pq_next(st_input *in, st_table **out, st_error *err) {
     st_table_free(s->cur);
     s->cur = NULL;
     s->cur_off = 0;
-    if (s->rg >= st_pq_num_row_groups(s->r)) return 0;
+    if (s->rg >= s->rg_end) return 0;
     int rg = s->rg++;
     if (!in->n_need) {
       /* no columns wanted: still count the rows */

@@ -56,6 +56,8 @@ struct st_input {
   int64_t batch_rows;          /* effective batch size                     */
   bool infer_all;              /* CSV: infer from the whole file (used by  */
                                /* st_input_infer_schema)                   */
+  int64_t seam_first;          /* st_input_part_seam (-1: none)            */
+  int64_t seam_stop;
 };
 
 extern const st_reader_format st_reader_csv;

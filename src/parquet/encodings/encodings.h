@@ -145,6 +145,9 @@ typedef struct st_snappy_view {
 /* Parse in[0..len) (the view keeps pointing into it); 0, or -1 when the
    block is malformed or out of memory (then decompress it instead). */
 int st_snappy_view_parse(st_snappy_view *v, const uint8_t *in, size_t len);
+/* The bytes of a raw Snappy block that is exactly one literal of ulen bytes
+   ending at the end of the input (incompressible data), else NULL. */
+const uint8_t *st_snappy_single_literal(const uint8_t *in, size_t len, uint64_t ulen);
 /* Output bytes [pos, pos + w) into out; 0, or -1 (out of range, or a copy
    chain too long to follow: decompress instead). */
 int st_snappy_view_get(st_snappy_view *v, uint64_t pos, size_t w, uint8_t *out);

@@ -14,6 +14,9 @@
 **   A copy repeats the output from `offset` bytes back (it may overlap
 **   itself); offset 0 or past the start of the output is invalid.
 **
+** st_snappy_single_literal recognises the commonest block of incompressible
+** data, one literal covering the whole output, so that it is used in place.
+**
 ** The view is the list of elements (output start, length, and the input
 ** position of a literal or the offset of a copy), built in one pass over the
 ** tags (literal bytes are skipped, not copied).  Byte p of the output is
@@ -61,6 +64,23 @@ static int snappy_preamble(const uint8_t **p, const uint8_t *end, uint64_t *ulen
   }
   *ulen = v;
   return 0;
+}
+
+const uint8_t *st_snappy_single_literal(const uint8_t *in, size_t len, uint64_t ulen) {
+  const uint8_t *p = in, *end = in + len;
+  uint64_t ul;
+  if (snappy_preamble(&p, end, &ul) || ul != ulen || ul == 0 || p >= end) return NULL;
+  uint8_t t = *p++;
+  if (t & 3) return NULL;
+  uint64_t l = t >> 2;
+  if (l >= 60) {
+    int nb = (int)l - 59;
+    if ((size_t)(end - p) < (size_t)nb) return NULL;
+    l = 0;
+    for (int k = 0; k < nb; k++) l |= (uint64_t)p[k] << (8 * k);
+    p += nb;
+  }
+  return l + 1 == ulen && (uint64_t)(end - p) == ulen ? p : NULL;
 }
 
 int st_snappy_view_parse(st_snappy_view *v, const uint8_t *in, size_t len) {
@@ -150,6 +170,10 @@ int st_snappy_view_get(st_snappy_view *v, uint64_t pos, size_t w, uint8_t *out) 
       const st_snappy_elem *e = &v->el[ei];
       v->hint = ei;
       uint64_t rel = p - e->start;
+      if (e->lit && i == 0 && p == pos && w == 8 && e->len - rel >= 8) {
+        memcpy(out, v->in + e->src + rel, 8);   /* the common case: one value in one literal */
+        return 0;
+      }
       if (e->lit) {
         size_t take = e->len - rel < w - i ? (size_t)(e->len - rel) : w - i;
         if (p == pos + i) {
