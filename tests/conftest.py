@@ -52,3 +52,24 @@ def shared():
     if not SHARED.is_dir():
         pytest.skip("../shared not present")
     return SHARED
+
+
+def write_hive_partitions(t, ds, order, row_group_size, with_metadata):
+    """Write table t (with ra/dec columns) as an IRSA-like hive dataset under ds:
+    healpix_k0=A/healpix_k{order}=B/part-0.parquet (healpy NESTED pixels), with a
+    _metadata file when with_metadata.  Returns ds."""
+    import healpy as hp
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pix = hp.ang2pix(1 << order, t["ra"].to_numpy(), t["dec"].to_numpy(), nest=True, lonlat=True)
+    collector = []
+    for p in np.unique(pix):
+        rel = f"healpix_k0={p >> (2 * order)}/healpix_k{order}={p}"
+        (ds / rel).mkdir(parents=True)
+        pq.write_table(t.filter(pa.array(pix == p)), ds / rel / "part-0.parquet",
+                       row_group_size=row_group_size, metadata_collector=collector)
+        collector[-1].set_file_path(f"{rel}/part-0.parquet")
+    if with_metadata:
+        pq.write_metadata(t.schema, ds / "_metadata", metadata_collector=collector)
+    return ds

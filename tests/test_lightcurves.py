@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_skytile
+from conftest import run_skytile, write_hive_partitions
 
 hp = pytest.importorskip("healpy")
 coords = pytest.importorskip("astropy.coordinates")
@@ -116,18 +116,8 @@ def write_hive(t, root, year, with_metadata=False, flux_type=None):
     sub = t.filter(pc.equal(t["year"], year))
     if flux_type is not None:
         sub = sub.set_column(sub.schema.get_field_index("flux"), "flux", sub["flux"].cast(flux_type))
-    k5 = hp.ang2pix(32, sub["ra"].to_numpy(), sub["dec"].to_numpy(), nest=True, lonlat=True)
     ds = root / f"year{year}" / f"survey-healpix_k5-year{year}.parquet"
-    collector = []
-    for p in np.unique(k5):
-        part = sub.filter(pa.array(k5 == p))
-        d = ds / f"healpix_k0={p >> 10}" / f"healpix_k5={p}"
-        d.mkdir(parents=True)
-        pq.write_table(part, d / "part-0.parquet", row_group_size=40, metadata_collector=collector)
-        collector[-1].set_file_path(f"healpix_k0={p >> 10}/healpix_k5={p}/part-0.parquet")
-    if with_metadata:
-        pq.write_metadata(sub.schema, ds / "_metadata", metadata_collector=collector)
-    return ds
+    return write_hive_partitions(sub, ds, 5, 40, with_metadata)
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_skytile
+from conftest import run_skytile, write_hive_partitions
 
-hp = pytest.importorskip("healpy")
 coords = pytest.importorskip("astropy.coordinates")
 units = pytest.importorskip("astropy.units")
 
@@ -59,16 +58,7 @@ def _detections(tra, tdec, rng):
 
 def _write_hive(root, ra, dec, mjd, det_id, with_metadata):
     t = pa.table({"det_id": pa.array(det_id), "ra": pa.array(ra), "dec": pa.array(dec), "mjd": pa.array(mjd)})
-    k3 = hp.ang2pix(8, ra, dec, nest=True, lonlat=True)
-    collector = []
-    for p in np.unique(k3):
-        part = t.filter(pa.array(k3 == p))
-        d = root / f"healpix_k0={p >> 6}" / f"healpix_k3={p}"
-        d.mkdir(parents=True)
-        pq.write_table(part, d / "part-0.parquet", row_group_size=50, metadata_collector=collector)
-        collector[-1].set_file_path(f"healpix_k0={p >> 6}/healpix_k3={p}/part-0.parquet")
-    if with_metadata:
-        pq.write_metadata(t.schema, root / "_metadata", metadata_collector=collector)
+    write_hive_partitions(t, root, 3, 50, with_metadata)
     return t
 
 
