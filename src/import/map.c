@@ -207,11 +207,11 @@ static int sample_rows(st_imp_ctx *c, const char *path, st_error *err) {
 
 #define MAP_GATHER ((int64_t)1 << 20) /* pixels gathered before a merge */
 
-/* Sort the n pixels (scratch: tmp, bp, bc of n entries) and merge their
-** counts into s. */
-static int merge_pixels(const st_imp_ctx *c, sparse *s, uint64_t *pix, int64_t n, uint64_t *tmp,
+/* Sort the n pixels (all <= max_pix; scratch: tmp, bp, bc of n entries)
+** and merge their counts into s. */
+static int merge_pixels(sparse *s, uint64_t *pix, int64_t n, uint64_t max_pix, uint64_t *tmp,
                         int64_t *bp, int64_t *bc, st_error *err) {
-  st_imp_radix_sort(pix, NULL, n, (uint64_t)c->hist_npix - 1, tmp, NULL);
+  st_imp_radix_sort(pix, NULL, n, max_pix, tmp, NULL);
   int64_t k = 0;
   for (int64_t i = 0; i < n;) {
     int64_t j = i;
@@ -265,7 +265,7 @@ static int map_part(st_imp_ctx *c, int f, int part, int nparts, sparse *s, int64
     if (rc || !t) break;
     int64_t n = t->n_rows;
     if (held + n > cap && held) { /* make room: merge what is gathered */
-      rc = merge_pixels(c, s, pix, held, tmp, bp, bc, err);
+      rc = merge_pixels(s, pix, held, (uint64_t)c->hist_npix - 1, tmp, bp, bc, err);
       held = 0;
       if (rc) break;
     }
@@ -324,7 +324,7 @@ static int map_part(st_imp_ctx *c, int f, int part, int nparts, sparse *s, int64
     t = NULL;
     if (rc) break;
   }
-  if (!rc && held) rc = merge_pixels(c, s, pix, held, tmp, bp, bc, err);
+  if (!rc && held) rc = merge_pixels(s, pix, held, (uint64_t)c->hist_npix - 1, tmp, bp, bc, err);
   if (!rc) st_input_part_seam(in, &seam[0], &seam[1]);
   st_table_free(t);
   st_input_close(in);
@@ -391,17 +391,10 @@ static void pre_flush(struct st_imp_pre *p, int q) {
   int64_t n = p->npix[q];
   p->npix[q] = 0;
   if (!n || p->fail[q]) return;
-  uint64_t *pix = p->pix[q];
-  st_imp_radix_sort(pix, NULL, n, (uint64_t)st_hpx_npix(p->c->map_order) - 1, p->tmp[q], NULL);
-  int64_t k = 0, *bp = p->bp[q], *bc = p->bc[q];
-  for (int64_t i = 0; i < n;) {
-    int64_t j = i;
-    while (j < n && pix[j] == pix[i]) j++;
-    bp[k] = (int64_t)pix[i], bc[k] = j - i;
-    k++, i = j;
-  }
   st_error e = {0};
-  if (sparse_merge(&p->s[q], bp, bc, NULL, k, &e)) p->fail[q] = true;
+  if (merge_pixels(&p->s[q], p->pix[q], n, (uint64_t)st_hpx_npix(p->c->map_order) - 1, p->tmp[q],
+                   p->bp[q], p->bc[q], &e))
+    p->fail[q] = true;
 }
 
 /* st_input_options.values_fn: pixels are buffered per part (PRE_BUF) and

@@ -22,10 +22,6 @@
 ** the fsyncs of two 27 MB files included; finishing joins it, and
 ** st_import_run joins it on every other path before the build directory
 ** may be removed.
-** Allocation: big buffers come and go per batch and partition, so glibc's
-** mmap threshold is raised to 32 MiB and its trim threshold to 256 MiB for
-** the run (no page faults and zeroing per buffer; malloc_trim at the end).
-**
 ** Mapping order: highest_order, or the constant order when one is given
 ** (hats-import maps, and writes its skymaps, at the constant order).
 **
@@ -86,9 +82,6 @@
 */
 #include <errno.h>
 #include <ftw.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -984,17 +977,6 @@ int st_import_run(const st_import_options *o, st_error *err) {
   }
   c.failed = calloc((size_t)o->n_inputs, 1);
   ST_CHECK(c.failed, err, ST_ERR_NOMEM, "out of memory");
-#ifdef __GLIBC__
-  /* the stages allocate and free big buffers per batch and per partition
-  ** (batches, sort keys, column chunks, pages): glibc would mmap and munmap
-  ** each one above 128 KiB-32 MiB, paying page faults and page zeroing
-  ** every time (~1/3 of the Tycho-2 import's system time).  Blocks up to
-  ** 32 MiB stay in the heap and up to 256 MiB of free heap is kept for
-  ** reuse; at the end malloc_trim gives it back and glibc's default values
-  ** are set again (its dynamic mmap threshold then stays off). */
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-#endif
   c.nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (c.nthreads < 1) c.nthreads = 1;
   if (c.nthreads > 256) c.nthreads = 256;
@@ -1037,10 +1019,5 @@ int st_import_run(const st_import_options *o, st_error *err) {
   st_bin_result_free(&c.bin);
   st_field_clear(&c.schema);
   pthread_mutex_destroy(&c.lock);
-#ifdef __GLIBC__
-  malloc_trim(0);
-  mallopt(M_MMAP_THRESHOLD, 128 << 10);
-  mallopt(M_TRIM_THRESHOLD, 128 << 10);
-#endif
   return rc;
 }

@@ -246,14 +246,20 @@ static int pread_all(st_file *f, uint64_t off, size_t len, uint8_t *dst, st_erro
   return ST_OK;
 }
 
-int st_file_read(st_file *f, uint64_t off, size_t len, st_mem **out_mem, const uint8_t **out_ptr,
-                 st_error *err) {
-  *out_mem = NULL;
-  *out_ptr = NULL;
+/* [off, off+len) must lie within the file (overflow-safe). */
+static int check_range(const st_file *f, uint64_t off, size_t len, st_error *err) {
   if (off > f->size || (uint64_t)len > f->size - off)
     return st_fail(err, ST_ERR_CORRUPT,
                    "read past end of file (offset %llu, length %zu, file size %llu)",
                    (unsigned long long)off, len, (unsigned long long)f->size);
+  return ST_OK;
+}
+
+int st_file_read(st_file *f, uint64_t off, size_t len, st_mem **out_mem, const uint8_t **out_ptr,
+                 st_error *err) {
+  *out_mem = NULL;
+  *out_ptr = NULL;
+  ST_TRY(check_range(f, off, len, err));
   if (f->kind != ST_SRC_PREAD) {
     *out_mem = st_mem_ref(f->whole);
     *out_ptr = f->whole->data ? f->whole->data + off : (const uint8_t *)"";
@@ -272,10 +278,7 @@ int st_file_read(st_file *f, uint64_t off, size_t len, st_mem **out_mem, const u
 }
 
 int st_file_read_into(st_file *f, uint64_t off, size_t len, uint8_t *dst, st_error *err) {
-  if (off > f->size || (uint64_t)len > f->size - off)
-    return st_fail(err, ST_ERR_CORRUPT,
-                   "read past end of file (offset %llu, length %zu, file size %llu)",
-                   (unsigned long long)off, len, (unsigned long long)f->size);
+  ST_TRY(check_range(f, off, len, err));
   if (f->kind == ST_SRC_PREAD) return pread_all(f, off, len, dst, err);
   if (len) memcpy(dst, f->whole->data + off, len);
   return ST_OK;

@@ -367,6 +367,16 @@ static inline int64_t dec_bucket(double d) {
   return b < 0 ? 0 : b >= DEC_NB ? DEC_NB - 1 : b;
 }
 
+/* The bit of Dec d in a bucket bitmap of DEC_NB + 1 bits whose last bit
+** stands for NaN and |dec| > 90; branch-free for the per-row loops. */
+static inline int dec_bit(const uint8_t *db, double d) {
+  bool in = d >= -90 && d <= 90;
+  int64_t b = (int64_t)(((in ? d : 0.0) + 90.0) * (DEC_NB / 180.0));
+  b = b > DEC_NB - 1 ? DEC_NB - 1 : b;
+  b = in ? b : DEC_NB;
+  return (db[b >> 3] >> (b & 7)) & 1;
+}
+
 /* R_PIXELS: is pixel p (at the query's order) one of the query's pixels? */
 #define PIX_BLOOM_BITS 18               /* 32 KiB: stays in L1 */
 static inline bool pix_set_has(const run *R, int64_t p) {
@@ -445,14 +455,8 @@ static int region_mask(run *R, const st_table *t, uint8_t *m, st_error *err) {
       int c = (int)(n - i0 < IDX ? n - i0 : IDX), nc = 0;
       if (db) {
         for (int k = 0; k < c; k++) {
-          double d = dec[i0 + k];
-          bool in = d >= -90 && d <= 90;
-          double dd = in ? d : 0.0;
-          int64_t bk = (int64_t)((dd + 90.0) * (DEC_NB / 180.0));
-          bk = bk > DEC_NB - 1 ? DEC_NB - 1 : bk;
-          bk = in ? bk : DEC_NB;
           cand[nc] = k;
-          nc += (db[bk >> 3] >> (bk & 7)) & 1;
+          nc += dec_bit(db, dec[i0 + k]);
         }
       } else {
         for (int k = 0; k < c; k++) cand[nc++] = k;
@@ -738,14 +742,8 @@ static int do_rg(run *R, st_pq_reader *r, fplan *P, int g, st_table **out, st_qu
       const double *dec = (const double *)D->buf[1] + D->offset;
       const uint8_t *db = R->dec_bits;
       for (int64_t i = 0; i < n; i++) {
-        double d = dec[i];
-        bool in = d >= -90 && d <= 90;
-        double dd = in ? d : 0.0;
-        int64_t bk = (int64_t)((dd + 90.0) * (DEC_NB / 180.0));
-        bk = bk > DEC_NB - 1 ? DEC_NB - 1 : bk;
-        bk = in ? bk : DEC_NB;
         pos[nc] = i;
-        nc += (db[bk >> 3] >> (bk & 7)) & 1;
+        nc += dec_bit(db, dec[i]);
       }
     } else {
       for (int64_t i = 0; i < n; i++) pos[i] = i;   /* float Dec: no pre-filter here */

@@ -1169,6 +1169,31 @@ static int csv_restart(st_input *in, csv *c, st_error *err) {
   return rc;
 }
 
+/* Position the plain-file reader c on the first line start after byte
+** offset off (the partial line at off is skipped) and track the start of
+** its first record (track_first), as the parallel inference's second half
+** and a map part do. */
+static int seek_after_line(csv *c, int64_t off, st_error *err) {
+  if (lseek(c->src.fd, (off_t)off, SEEK_SET) < 0)
+    return st_fail(err, ST_ERR_IO, "seek failed: %s", strerror(errno));
+  c->src.consumed = (uint64_t)off;
+  c->src.done = c->src.in_eof = false;
+  c->len = c->pos = 0;
+  c->eof = false;
+  for (;;) {
+    ST_TRY(fill(c, err));
+    const uint8_t *nl = memchr(c->buf + c->pos, '\n', c->len - c->pos);
+    if (nl) {
+      c->pos = (size_t)(nl - c->buf) + 1;
+      break;
+    }
+    c->pos = c->len;
+    if (c->eof) break;
+  }
+  c->track_first = true;
+  return 0;
+}
+
 /*
 ** Parallel inference (whole-file inference of a plain file of at least
 ** PAR_INFER_MIN bytes, several CPUs): a helper thread classifies the
@@ -1195,22 +1220,7 @@ static void *infer_half_main(void *arg) {
   infer_half *ih = arg;
   csv *h = ih->h;
   st_error *err = &ih->err;
-  int rc = 0;
-  if (lseek(h->src.fd, (off_t)ih->start, SEEK_SET) < 0)
-    rc = st_fail(err, ST_ERR_IO, "seek failed: %s", strerror(errno));
-  h->src.consumed = (uint64_t)ih->start;
-  /* skip the partial line at S */
-  while (!rc) {
-    if ((rc = fill(h, err))) break;
-    const uint8_t *nl = memchr(h->buf + h->pos, '\n', h->len - h->pos);
-    if (nl) {
-      h->pos = (size_t)(nl - h->buf) + 1;
-      break;
-    }
-    h->pos = h->len;
-    if (h->eof) break;
-  }
-  h->track_first = true;
+  int rc = seek_after_line(h, ih->start, err);
   while (!rc) {
     int k;
     if ((rc = check_cancel(h, err)) || (rc = next_records(h, h->K, &k, err)) || !k) break;
@@ -1329,23 +1339,7 @@ static int seek_part(st_input *in, csv *c, st_error *err) {
   int64_t s0 = size / n * k + size % n * k / n, s1 = size / n * (k + 1) + size % n * (k + 1) / n;
   if (k + 1 < n) c->stop_abs = s1 + 1;
   if (k == 0) return 0;
-  if (lseek(c->src.fd, (off_t)s0, SEEK_SET) < 0)
-    return st_fail(err, ST_ERR_IO, "seek failed: %s", strerror(errno));
-  c->src.consumed = (uint64_t)s0;
-  c->src.done = c->src.in_eof = false;
-  c->len = c->pos = 0;
-  c->eof = false;
-  for (;;) { /* skip the partial line at s0 */
-    ST_TRY(fill(c, err));
-    const uint8_t *nl = memchr(c->buf + c->pos, '\n', c->len - c->pos);
-    if (nl) {
-      c->pos = (size_t)(nl - c->buf) + 1;
-      break;
-    }
-    c->pos = c->len;
-    if (c->eof) break;
-  }
-  c->track_first = true;
+  ST_TRY(seek_after_line(c, s0, err));
   c->first_abs = -1;
   return 0;
 }

@@ -677,6 +677,7 @@ typedef struct lc_run {
   int64_t nt;                        /* targets                                */
   double *tra, *tdec;                /* target positions (NaN = never matches) */
   int64_t *pix; int64_t npix; int order;  /* pruning cells                     */
+  double *blo, *bhi; int nb;         /* Dec hint: the targets' bands dec +- R  */
   double *rra, *rdec; int64_t nr, rcap;   /* all catalogs' rows                */
   st_table **parts; int nparts;      /* per catalog: detection columns          */
 } lc_run;
@@ -685,6 +686,7 @@ static void run_free(lc_run *R) {
   for (int i = 0; i < R->nnames; i++) free(R->names[i]);
   free(R->names);
   free(R->tra); free(R->tdec); free(R->pix); free(R->rra); free(R->rdec);
+  free(R->blo); free(R->bhi);
   for (int i = 0; i < R->nparts; i++) st_table_free(R->parts[i]);
   free(R->parts);
 }
@@ -749,23 +751,7 @@ static int query_catalog(const lc_run *R, const st_catalog *c, int threads, lc_q
   Q->idec = idec;
   if ((rc = st_query_new(&q, err))) goto done;
   if ((rc = st_query_set_pixels(q, R->order, R->pix, (int)R->npix, err))) goto done;
-  {
-    /* only rows within the radius of a target in Dec can match one: their
-       Dec bands narrow the query's Dec pre-filter (cells reach further) */
-    double r = R->o->radius_arcsec / 3600.0 * (1 + LC_COVER_REL) + 1e-12;
-    double *lo = malloc(((size_t)R->nt + 1) * sizeof *lo), *hi = malloc(((size_t)R->nt + 1) * sizeof *hi);
-    int nb = 0;
-    if (!lo || !hi) rc = nomem(err);
-    for (int64_t i = 0; !rc && i < R->nt && R->nt <= INT32_MAX; i++) {
-      if (isnan(R->tdec[i])) continue;
-      lo[nb] = R->tdec[i] - r;
-      hi[nb] = R->tdec[i] + r;
-      nb++;
-    }
-    if (!rc && R->nt <= INT32_MAX) rc = st_query_set_dec_hint(q, lo, hi, nb, err);
-    free(lo); free(hi);
-    if (rc) goto done;
-  }
+  if (R->blo && (rc = st_query_set_dec_hint(q, R->blo, R->bhi, R->nb, err))) goto done;
   if ((rc = st_query_set_radec_columns(q, ran, decn, err))) goto done;
   if ((rc = st_query_set_columns(q, qn, nq, err))) goto done;
   if (schema_index(sc, "_healpix_29") < 0 &&
@@ -1048,6 +1034,21 @@ int st_lightcurves_run(const st_catalog *const *catalogs, int n_catalogs, const 
     if ((rc = cover_cells_par(R.tra, R.tdec, R.nt, r_cov, o->threads, &R.pix, &R.npix, &R.order, err))) goto done;
     st.cell_order = R.order;
     st.cells = R.npix;
+    /* only rows within the radius of a target in Dec can match one: the
+       targets' Dec bands narrow each query's Dec pre-filter (the cells
+       reach further); made once for all catalogs */
+    if (R.nt <= INT32_MAX) {
+      double r = o->radius_arcsec / 3600.0 * (1 + LC_COVER_REL) + 1e-12;
+      R.blo = malloc(((size_t)R.nt + 1) * sizeof *R.blo);
+      R.bhi = malloc(((size_t)R.nt + 1) * sizeof *R.bhi);
+      if (!R.blo || !R.bhi) { rc = nomem(err); goto done; }
+      for (int64_t i = 0; i < R.nt; i++) {
+        if (isnan(R.tdec[i])) continue;
+        R.blo[R.nb] = R.tdec[i] - r;
+        R.bhi[R.nb] = R.tdec[i] + r;
+        R.nb++;
+      }
+    }
     if ((rc = run_catalogs(&R, catalogs, n_catalogs, crows, &st, err))) goto done;
   }
   /* detections of all catalogs, rows numbered catalog by catalog */
