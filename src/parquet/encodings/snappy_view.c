@@ -66,21 +66,30 @@ static int snappy_preamble(const uint8_t **p, const uint8_t *end, uint64_t *ulen
   return 0;
 }
 
+/* A literal's length (tag t, its extra length bytes at *p, advanced past
+** them): 1 + (t >> 2), or 1 + the next (t >> 2) - 59 bytes little-endian;
+** -1 when those bytes run past end. */
+static inline int lit_len(const uint8_t **p, const uint8_t *end, uint8_t t, uint64_t *len) {
+  uint64_t l = t >> 2;
+  if (l >= 60) {
+    int nb = (int)l - 59;
+    if ((size_t)(end - *p) < (size_t)nb) return -1;
+    l = 0;
+    for (int k = 0; k < nb; k++) l |= (uint64_t)(*p)[k] << (8 * k);
+    *p += nb;
+  }
+  *len = l + 1;
+  return 0;
+}
+
 const uint8_t *st_snappy_single_literal(const uint8_t *in, size_t len, uint64_t ulen) {
   const uint8_t *p = in, *end = in + len;
   uint64_t ul;
   if (snappy_preamble(&p, end, &ul) || ul != ulen || ul == 0 || p >= end) return NULL;
   uint8_t t = *p++;
-  if (t & 3) return NULL;
-  uint64_t l = t >> 2;
-  if (l >= 60) {
-    int nb = (int)l - 59;
-    if ((size_t)(end - p) < (size_t)nb) return NULL;
-    l = 0;
-    for (int k = 0; k < nb; k++) l |= (uint64_t)p[k] << (8 * k);
-    p += nb;
-  }
-  return l + 1 == ulen && (uint64_t)(end - p) == ulen ? p : NULL;
+  uint64_t ll;
+  if ((t & 3) || lit_len(&p, end, t, &ll)) return NULL;
+  return ll == ulen && (uint64_t)(end - p) == ulen ? p : NULL;
 }
 
 int st_snappy_view_parse(st_snappy_view *v, const uint8_t *in, size_t len) {
@@ -98,16 +107,8 @@ int st_snappy_view_parse(st_snappy_view *v, const uint8_t *in, size_t len) {
     st_snappy_elem e;
     e.start = (uint32_t)out;
     if ((t & 3) == 0) {
-      uint32_t l = t >> 2;
-      if (l >= 60) {
-        int nb = (int)l - 59;
-        if ((size_t)(end - p) < (size_t)nb) return -1;
-        l = 0;
-        for (int k = 0; k < nb; k++) l |= (uint32_t)p[k] << (8 * k);
-        p += nb;
-      }
-      uint64_t ll = (uint64_t)l + 1;
-      if (ll > (uint64_t)(end - p)) return -1;
+      uint64_t ll;
+      if (lit_len(&p, end, t, &ll) || ll > (uint64_t)(end - p)) return -1;
       e.len = (uint32_t)ll;
       e.lit = 1;
       e.src = (uint32_t)(p - in);
@@ -253,15 +254,10 @@ int st_snappy_stream_upto(st_snappy_stream *s, uint64_t want) {
     if (ip >= ilen) return -1;
     uint8_t t = in[ip++];
     if ((t & 3) == 0) {
-      uint32_t l = t >> 2;
-      if (l >= 60) {
-        int nb = (int)l - 59;
-        if (ilen - ip < (size_t)nb) return -1;
-        l = 0;
-        for (int k = 0; k < nb; k++) l |= (uint32_t)in[ip + k] << (8 * k);
-        ip += (size_t)nb;
-      }
-      uint64_t ll = (uint64_t)l + 1;
+      const uint8_t *q = in + ip;
+      uint64_t ll;
+      if (lit_len(&q, in + ilen, t, &ll)) return -1;
+      ip = (size_t)(q - in);
       if (ll > ilen - ip || ll > ulen - op) return -1;
       if (ll <= 16 && ilen - ip >= 16) memcpy(out + op, in + ip, 16);
       else memcpy(out + op, in + ip, (size_t)ll);
