@@ -88,6 +88,14 @@ enum { ST_HPX_ISA_SCALAR = 0, ST_HPX_ISA_AVX2 = 1, ST_HPX_ISA_AVX512 = 2 };
 int st_hpx_ang2pix_batch_isa(int isa, int order, const double *ra, const double *dec, int64_t n,
                              int64_t *out, st_error *err);
 
+/* The pixels at `order` that may meet a small cone (a superset of those
+** that do, as st_hpx_cone_moc's; see hpx_cover.c), unsorted, in out[0..*n).
+** ST_ERR_LIMIT when more than `cap` pixels (or 256 rejected neighbours)
+** would be needed: use st_hpx_cone_moc then.  Meant for cones no larger
+** than a pixel, where it costs ~9 pixel tests. */
+int st_hpx_cone_pixels_small(int order, double ra, double dec, double radius_deg, int64_t *out,
+                             int cap, int *n, st_error *err);
+
 /* Max pixel radius in radians (no validation). */
 double st_hpx_max_pixrad_rad(int order);
 

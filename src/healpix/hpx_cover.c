@@ -140,6 +140,74 @@ int st_hpx_cone_moc(int order, double ra, double dec, double radius_deg, st_moc 
                    err);
 }
 
+/*
+** Small cones (st_hpx_cone_pixels_small): a breadth-first walk over
+** neighbours at the target order, from the pixel holding the centre.  A
+** pixel is kept when the disc through its 4 corners (descend's target-order
+** disc, same margins) meets the cone; the walk continues only from kept
+** pixels.  Every pixel that meets the cone is kept: the cone is connected,
+** so the pixels it meets are connected through shared edges or corners
+** (the 8 neighbours), and each of them passes the disc test.  The result
+** is therefore a superset of the exact cover, like descend's; it can
+** differ from descend's only by pixels whose disc meets the cone but which
+** do not (descend may prune those through an ancestor), never by a pixel
+** that meets the cone.  Cost: ~9 pixel tests instead of a 1 + order level
+** descent from the 12 base pixels (about 10x fewer for arcsecond cones).
+*/
+static bool pixel_disc_meets_cone(int order, int64_t pix, const cone *k) {
+  int64_t x, y;
+  int face;
+  st_hpx_nest2xyf(order, pix, &x, &y, &face);
+  double inv = 1.0 / (double)(INT64_C(1) << order), c[3], r = 0;
+  st_hpx_xyf2vec(((double)x + 0.5) * inv, ((double)y + 0.5) * inv, face, c);
+  for (int q = 0; q < 4; q++) {
+    double v[3];
+    st_hpx_xyf2vec((double)(x + (q & 1)) * inv, (double)(y + (q >> 1)) * inv, face, v);
+    double a = st_hpx_vec_angle(c, v);
+    if (a > r) r = a;
+  }
+  r = r * (1 + REL_MARGIN) + ABS_MARGIN;
+  return cone_classify(k, c, r) != OUTSIDE;
+}
+
+int st_hpx_cone_pixels_small(int order, double ra, double dec, double radius_deg, int64_t *out,
+                             int cap, int *n, st_error *err) {
+  *n = 0;
+  ST_TRY(st_hpx_check_order(order, err));
+  ST_TRY(st_hpx_check_point(ra, dec, err));
+  ST_CHECK(radius_deg >= 0 && radius_deg <= 180, err, ST_ERR_INVALID,
+           "cone: radius %.17g outside [0, 180] degrees", radius_deg);
+  ST_CHECK(cap >= 1, err, ST_ERR_LIMIT, "cone: no room for pixels");
+  cone k;
+  st_hpx_ang2vec(ra, dec, k.v);
+  k.r = radius_deg * HPX_D2R;
+  enum { MAX_REJECTED = 256 };
+  int64_t rejected[MAX_REJECTED];
+  int nk = 0, nr = 0;
+  out[nk++] = st_hpx_ang2pix_exact(order, ra, dec);   /* holds the centre: meets the cone */
+  for (int i = 0; i < nk; i++) {
+    int64_t nb[8];
+    ST_TRY(st_hpx_neighbours(order, out[i], nb, err));
+    for (int j = 0; j < 8; j++) {
+      if (nb[j] < 0) continue;
+      bool seen = false;
+      for (int q = 0; q < nk && !seen; q++) seen = out[q] == nb[j];
+      for (int q = 0; q < nr && !seen; q++) seen = rejected[q] == nb[j];
+      if (seen) continue;
+      if (pixel_disc_meets_cone(order, nb[j], &k)) {
+        if (nk == cap) return st_fail(err, ST_ERR_LIMIT, "cone: more than %d pixels at order %d", cap, order);
+        out[nk++] = nb[j];
+      } else {
+        if (nr == MAX_REJECTED)
+          return st_fail(err, ST_ERR_LIMIT, "cone: more than %d pixels at order %d", cap, order);
+        rejected[nr++] = nb[j];
+      }
+    }
+  }
+  *n = nk;
+  return 0;
+}
+
 /* ---- Box ------------------------------------------------------------------- */
 
 typedef struct box {

@@ -26,7 +26,7 @@ const char *st_tc_type_name(int type) {
   return type >= 0 && type <= 12 ? names[type] : "invalid";
 }
 
-int st_tc_varint(st_tc_in *in, uint64_t *v) {
+int st_tc_varint_slow(st_tc_in *in, uint64_t *v) {
   uint64_t x = 0;
   for (int i = 0; i < 10; i++) {
     ST_SAFETY(in->p < in->end, in->err, "thrift: truncated varint");
@@ -43,16 +43,10 @@ int st_tc_varint(st_tc_in *in, uint64_t *v) {
 
 static int64_t unzigzag(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
 
-int st_tc_i64(st_tc_in *in, int64_t *v) {
+int st_tc_i32_slow(st_tc_in *in, int32_t *v) {
   uint64_t u;
   ST_TRY(st_tc_varint(in, &u));
-  *v = unzigzag(u);
-  return 0;
-}
-
-int st_tc_i32(st_tc_in *in, int32_t *v) {
-  int64_t x;
-  ST_TRY(st_tc_i64(in, &x));
+  int64_t x = unzigzag(u);
   ST_SAFETY(x >= INT32_MIN && x <= INT32_MAX, in->err, "thrift: i32 value %lld out of range",
             (long long)x);
   *v = (int32_t)x;
@@ -60,8 +54,9 @@ int st_tc_i32(st_tc_in *in, int32_t *v) {
 }
 
 int st_tc_i16(st_tc_in *in, int16_t *v) {
-  int64_t x;
-  ST_TRY(st_tc_i64(in, &x));
+  uint64_t u;
+  ST_TRY(st_tc_varint(in, &u));
+  int64_t x = unzigzag(u);
   ST_SAFETY(x >= INT16_MIN && x <= INT16_MAX, in->err, "thrift: i16 value %lld out of range",
             (long long)x);
   *v = (int16_t)x;
@@ -111,7 +106,7 @@ int st_tc_struct_enter(st_tc_in *in) {
 
 void st_tc_struct_leave(st_tc_in *in) { in->depth--; }
 
-int st_tc_field(st_tc_in *in, int16_t *last_id, int *type, int16_t *id) {
+int st_tc_field_slow(st_tc_in *in, int16_t *last_id, int *type, int16_t *id) {
   ST_SAFETY(in->p < in->end, in->err, "thrift: truncated struct (missing stop)");
   uint8_t b = *in->p++;
   int t = b & 0x0f, delta = b >> 4;

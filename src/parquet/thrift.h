@@ -56,11 +56,37 @@ typedef struct st_tc_in {
 void st_tc_in_init(st_tc_in *in, const uint8_t *data, size_t len, st_error *err);
 static inline size_t st_tc_left(const st_tc_in *in) { return (size_t)(in->end - in->p); }
 
-int st_tc_varint(st_tc_in *in, uint64_t *v);
+/* The common cases (a one-byte varint, a field header with a short id
+** delta, a valid i32) are inline: footers hold ~100k fields per MB and a
+** call per field was most of their decode time.  Anything else, including
+** every error, goes through the out-of-line *_slow functions, which give
+** the same results and messages as before. */
+int st_tc_varint_slow(st_tc_in *in, uint64_t *v);
+static inline int st_tc_varint(st_tc_in *in, uint64_t *v) {
+  if (in->p < in->end && *in->p < 0x80) {
+    *v = *in->p++;
+    return 0;
+  }
+  return st_tc_varint_slow(in, v);
+}
 int st_tc_i8(st_tc_in *in, int8_t *v);
 int st_tc_i16(st_tc_in *in, int16_t *v);
-int st_tc_i32(st_tc_in *in, int32_t *v);
-int st_tc_i64(st_tc_in *in, int64_t *v);
+int st_tc_i32_slow(st_tc_in *in, int32_t *v);
+static inline int st_tc_i32(st_tc_in *in, int32_t *v) {
+  if (in->p < in->end && *in->p < 0x80) {
+    uint32_t u = *in->p++;
+    *v = (int32_t)(u >> 1) ^ -(int32_t)(u & 1);
+    return 0;
+  }
+  return st_tc_i32_slow(in, v);
+}
+static inline int st_tc_i64(st_tc_in *in, int64_t *v) {
+  uint64_t u;
+  int rc = st_tc_varint(in, &u);
+  if (rc) return rc;
+  *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+  return 0;
+}
 int st_tc_double(st_tc_in *in, double *v);
 /* Binary/string: *p points into the input (not copied); len checked. */
 int st_tc_binary(st_tc_in *in, const uint8_t **p, uint32_t *len);
@@ -75,7 +101,21 @@ void st_tc_struct_leave(st_tc_in *in);
 ** end.  last_id carries the previous field id (start with 0).  For bool fields
 ** *type is ST_TC_TRUE or ST_TC_FALSE and there is no value to read.
 */
-int st_tc_field(st_tc_in *in, int16_t *last_id, int *type, int16_t *id);
+int st_tc_field_slow(st_tc_in *in, int16_t *last_id, int *type, int16_t *id);
+static inline int st_tc_field(st_tc_in *in, int16_t *last_id, int *type, int16_t *id) {
+  if (in->p < in->end) {
+    uint8_t b = *in->p;
+    int t = b & 0x0f, delta = b >> 4;
+    if (delta && t != ST_TC_STOP && t <= ST_TC_STRUCT && *last_id + delta <= INT16_MAX) {
+      in->p++;
+      *id = (int16_t)(*last_id + delta);
+      *last_id = *id;
+      *type = t;
+      return 0;
+    }
+  }
+  return st_tc_field_slow(in, last_id, type, id);
+}
 /* List/set header: element type and count (count <= bytes left). */
 int st_tc_list(st_tc_in *in, int *elem_type, uint32_t *n);
 /* Map header: key/value types and pair count (2*count <= bytes left). */

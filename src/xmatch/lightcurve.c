@@ -7,7 +7,8 @@
 **      (null, NaN, infinite or |dec| > 90 -> NaN, which never matches).
 **   2. Cells: every valid target's cone (radius widened by LC_COVER_REL) is
 **      covered at the finest order k whose cells are at least as large as
-**      the cone (st_hpx_cone_moc, inclusive), the cells are sorted and made
+**      the cone (inclusive: the neighbour walk st_hpx_cone_pixels_small, or
+**      st_hpx_cone_moc when a cone needs more cells), the cells are sorted and made
 **      unique; beyond LC_MAX_CELLS the set is coarsened one order at a time
 **      (the cones are covered on o->threads threads, cover_cells_par, with
 **      the same result as the sequential cover_cells).
@@ -44,6 +45,7 @@
 #include "skytile.h"
 #include "util/err.h"
 #include "util/mem.h"
+#include "healpix/hpx.h"
 #include "query/query_int.h"
 #include "xmatch/xmatch_int.h"
 
@@ -204,6 +206,44 @@ static int64_t unique_i64(int64_t *v, int64_t n) {
   return m;
 }
 
+/* Append the cells at order k of one cone to v[*n..) (growing *v and *cap):
+** the small-cone neighbour walk (st_hpx_cone_pixels_small: about 9 pixel
+** tests) or the descent (st_hpx_cone_moc into m) when the cone needs more
+** than a few cells.  Fails with ST_ERR_LIMIT (no message) instead of passing
+** `limit` cells in all. */
+static int cone_cells(int k, double ra, double dec, double r_deg, st_moc *m, int64_t **v, int64_t *n,
+                      int64_t *cap, int64_t limit, st_error *err) {
+  int64_t small[32];
+  int ns = 0;
+  st_error e2 = {0};
+  int rc = st_hpx_cone_pixels_small(k, ra, dec, r_deg, small, 32, &ns, &e2);
+  int64_t c = ns;
+  if (rc == ST_ERR_LIMIT) {
+    ST_TRY(st_hpx_cone_moc(k, ra, dec, r_deg, m, err));
+    c = st_moc_npix(m, k);
+  } else if (rc) {
+    *err = e2;
+    return rc;
+  }
+  if (*n + c > limit) return ST_ERR_LIMIT;
+  if (*n + c > *cap) {
+    int64_t nc = *cap ? *cap * 2 : 1024;
+    while (nc < *n + c) nc *= 2;
+    int64_t *nv = realloc(*v, (size_t)nc * sizeof *nv);
+    if (!nv) return nomem(err);
+    *v = nv; *cap = nc;
+  }
+  if (rc == ST_ERR_LIMIT) {
+    int64_t got = 0;
+    ST_TRY(st_moc_pixels(m, k, *v + *n, *cap - *n, &got, err));
+    *n += got;
+  } else {
+    memcpy(*v + *n, small, (size_t)ns * sizeof *small);
+    *n += ns;
+  }
+  return 0;
+}
+
 /* The union of the targets' cone cells: *pix (sorted, unique), *npix, *order. */
 static int cover_cells(const double *ra, const double *dec, int64_t nt, double r_deg, int64_t **pix,
                        int64_t *npix, int *order, st_error *err) {
@@ -216,18 +256,7 @@ static int cover_cells(const double *ra, const double *dec, int64_t nt, double r
   int rc = 0;
   for (int64_t t = 0; t < nt && !rc; t++) {
     if (isnan(ra[t])) continue;
-    if ((rc = st_hpx_cone_moc(k, ra[t], dec[t], r_deg, &m, err))) break;
-    int64_t c = st_moc_npix(&m, k);
-    if (n + c > cap) {
-      int64_t nc = cap ? cap * 2 : 1024;
-      while (nc < n + c) nc *= 2;
-      int64_t *nv = realloc(v, (size_t)nc * sizeof *nv);
-      if (!nv) { rc = nomem(err); break; }
-      v = nv; cap = nc;
-    }
-    int64_t got = 0;
-    if ((rc = st_moc_pixels(&m, k, v + n, cap - n, &got, err))) break;
-    n += got;
+    if ((rc = cone_cells(k, ra[t], dec[t], r_deg, &m, &v, &n, &cap, INT64_MAX, err))) break;
     if (n > 4 * (int64_t)LC_MAX_CELLS) {         /* keep memory bounded: coarsen now */
       n = unique_i64(v, n);
       while (n > LC_MAX_CELLS && k > 0) {
@@ -266,19 +295,10 @@ static void *cc_worker(void *arg) {
   st_moc_init(&m, J->k);
   for (int64_t t = J->t0; t < J->t1 && !J->rc; t++) {
     if (isnan(J->ra[t])) continue;
-    if ((J->rc = st_hpx_cone_moc(J->k, J->ra[t], J->dec[t], J->r_deg, &m, &J->err))) break;
-    int64_t c = st_moc_npix(&m, J->k);
-    if (J->n + c > 4 * (int64_t)LC_MAX_CELLS) { J->rc = ST_ERR_LIMIT; break; }   /* -> sequential */
-    if (J->n + c > J->cap) {
-      int64_t nc = J->cap ? J->cap * 2 : 1024;
-      while (nc < J->n + c) nc *= 2;
-      int64_t *nv = realloc(J->v, (size_t)nc * sizeof *nv);
-      if (!nv) { J->rc = nomem(&J->err); break; }
-      J->v = nv; J->cap = nc;
-    }
-    int64_t got = 0;
-    if ((J->rc = st_moc_pixels(&m, J->k, J->v + J->n, J->cap - J->n, &got, &J->err))) break;
-    J->n += got;
+    /* ST_ERR_LIMIT past 4 x LC_MAX_CELLS -> the sequential cover_cells */
+    if ((J->rc = cone_cells(J->k, J->ra[t], J->dec[t], J->r_deg, &m, &J->v, &J->n, &J->cap,
+                            4 * (int64_t)LC_MAX_CELLS, &J->err)))
+      break;
   }
   st_moc_free(&m);
   return NULL;

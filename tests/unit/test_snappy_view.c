@@ -16,7 +16,12 @@
 
 /* Data of n bytes: kind 0 random, 1 sequential int64 (compressible), 2 runs,
    3 random bytes mixed with short repeats of period 1..7 (short copies whose
-   offset is below 8, which overlap themselves). */
+   offset is below 8, which overlap themselves), 4 random bytes mixed with
+   repeats of 4..20 bytes from 4..64 bytes back (copies of 4..16 bytes with
+   offsets both at least and below their length: both copy paths), 5 doubles
+   whose high 4 bytes recur from 1..200 values back, mixed with runs of
+   sequential int64s (the decoder's two pair loops, entered and left at
+   every kind of neighbour). */
 static void sv_data(uint8_t *d, size_t n, int kind, uint64_t seed) {
   uint64_t x = seed * 2654435761u + 1;
   for (size_t i = 0; i < n; i++) {
@@ -24,7 +29,23 @@ static void sv_data(uint8_t *d, size_t n, int kind, uint64_t seed) {
     if (kind == 0) d[i] = (uint8_t)x;
     else if (kind == 1) { uint64_t v = 1000000007ull + i / 8; d[i] = (uint8_t)(v >> (8 * (i % 8))); }
     else if (kind == 2) d[i] = (uint8_t)((i / 37) % 3);
-    else {
+    else if (kind == 5) {
+      size_t v = i / 8, b = i % 8;
+      uint64_t y = v * 0x9E3779B97F4A7C15ull;
+      y ^= y >> 29;
+      uint64_t val;
+      if ((v / 300) % 3 == 0) val = 5000000000ull + v;                       /* sequential run */
+      else val = (0x40E00000ull + (v / 37) % 50 + (y % 4)) << 32 | (uint32_t)(y >> 17); /* recurring high half */
+      d[i] = (uint8_t)(val >> (8 * b));
+    } else if (kind == 4) {
+      size_t back = 4 + (size_t)(x % 61), len = 4 + (size_t)((x >> 8) % 17);
+      if (i >= back && (x >> 16) % 2 == 0) {
+        for (size_t k = 0; k < len && i < n; k++, i++) d[i] = d[i - back];
+        i--;
+      } else {
+        d[i] = (uint8_t)(x >> 24);
+      }
+    } else {
       size_t per = 1 + (size_t)(x % 7), len = 4 + (size_t)((x >> 8) % 9);
       if (i >= per && (x >> 16) % 3 == 0) {
         for (size_t k = 0; k < len && i < n; k++, i++) d[i] = d[i - per];
@@ -43,7 +64,7 @@ static int sv_compress(const uint8_t *d, size_t n, st_buf *c) {
 }
 
 TEST(snappy_view_matches_decompress) {
-  for (int kind = 0; kind < 4; kind++) {
+  for (int kind = 0; kind < 6; kind++) {
     size_t n = 65536 + 24;
     uint8_t *d = malloc(n), *ref = malloc(n), *out = malloc(n + 64);
     CHECK(d && ref && out);

@@ -205,6 +205,30 @@ int st_snappy_view_get(st_snappy_view *v, uint64_t pos, size_t w, uint8_t *out) 
 */
 #define SV_SLACK 32
 
+/* A copy of 4..16 bytes whose source ends before its destination starts
+** (offset >= length), moved as two loads of 4 or 8 bytes, both loaded
+** before either store, covering exactly [0, l).  Exact, not rounded up to
+** 8 or 16: the source of a later copy is then usually the whole of one
+** earlier store, which the CPU forwards from its store buffer.  A rounded
+** block straddles two stores (e.g. 7 bytes of a copy plus the next literal
+** byte, the pattern of sorted int64 dictionaries), and such a load waits
+** for both stores to retire: that stall was most of the decode time. */
+static inline void copy_short(uint8_t *d, const uint8_t *src, uint32_t l) {
+  if (l <= 8) {
+    uint32_t a, b;
+    memcpy(&a, src, 4);
+    memcpy(&b, src + l - 4, 4);
+    memcpy(d, &a, 4);
+    memcpy(d + l - 4, &b, 4);
+  } else {
+    uint64_t a, b;
+    memcpy(&a, src, 8);
+    memcpy(&b, src + l - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + l - 8, &b, 8);
+  }
+}
+
 int st_snappy_stream_init(st_snappy_stream *s, const uint8_t *in, size_t len, uint8_t *out, uint64_t out_cap) {
   const uint8_t *p = in, *end = in + len;
   uint64_t ulen;
@@ -228,6 +252,46 @@ int st_snappy_stream_upto(st_snappy_stream *s, uint64_t want) {
        checks beyond the offset's */
     if (ilen - ip >= 21 && ulen - op >= 64) {
       uint8_t t = in[ip];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      if (t == 0x00 && in[ip + 2] == 0x0D && in[ip + 3] == 0x08 && op >= 8) {
+        /* runs of (1-byte literal, 7-byte copy from 8 back): each pair is
+           the previous 8 bytes with a new first byte (sorted/sequential
+           int64s); kept in a register, no store-to-load chain */
+        uint64_t prev, op0 = op;
+        memcpy(&prev, out + op - 8, 8);
+        while (op < want && ilen - ip >= 4 && ulen - op >= 8) {
+          uint32_t w;
+          memcpy(&w, in + ip, 4);
+          if ((w & 0xFFFF00FFu) != 0x080D0000u) break;
+          prev = (prev & ~(uint64_t)0xFF) | ((w >> 8) & 0xFF);
+          memcpy(out + op, &prev, 8);
+          ip += 4;
+          op += 8;
+        }
+        if (op != op0) continue;
+      }
+      if (t == 0x0C && (in[ip + 5] & 0x1F) == 0x01 && op >= 4) {
+        /* runs of (4-byte literal, 4-byte copy from >= 4 back): 8 bytes of
+           which the last 4 repeat earlier output (doubles whose high half
+           recurs); fixed 7 input bytes per pair, no dependency between
+           pairs unless a copy reads the pair just written */
+        uint64_t op0 = op;
+        while (op < want && ilen - ip >= 7 && ulen - op >= 8) {
+          uint8_t t1 = in[ip + 5];
+          if (in[ip] != 0x0C || (t1 & 0x1F) != 0x01) break;
+          uint32_t off = ((uint32_t)(t1 >> 5) << 8) | in[ip + 6];
+          if (off < 4 || off > op + 4) break;   /* the general path checks/handles it */
+          uint32_t lo, hi;
+          memcpy(&lo, in + ip + 1, 4);
+          memcpy(out + op, &lo, 4);
+          memcpy(&hi, out + op + 4 - off, 4);
+          memcpy(out + op + 4, &hi, 4);
+          ip += 7;
+          op += 8;
+        }
+        if (op != op0) continue;   /* else the element is decoded below */
+      }
+#endif
       if ((t & 3) == 0 && t < (16 << 2)) {
         uint32_t l = (t >> 2) + 1u;
         memcpy(out + op, in + ip + 1, 16);
@@ -239,7 +303,9 @@ int st_snappy_stream_upto(st_snappy_stream *s, uint64_t want) {
         uint32_t l = 4 + ((t >> 2) & 7), off = ((uint32_t)(t >> 5) << 8) | in[ip + 1];
         if (off == 0 || off > op) return -1;
         uint8_t *d = out + op;
-        if (off >= 8) {
+        if (off >= l) {
+          copy_short(d, d - off, l);
+        } else if (off >= 8) {
           memcpy(d, d - off, 8);
           memcpy(d + 8, d - off + 8, 8);
         } else {
@@ -283,7 +349,9 @@ int st_snappy_stream_upto(st_snappy_stream *s, uint64_t want) {
       if (off == 0 || off > op || l > ulen - op) return -1;
       uint8_t *d = out + op;
       const uint8_t *src = d - off;
-      if (off >= 8) {
+      if (off >= l && l >= 4 && l <= 16) {
+        copy_short(d, src, l);
+      } else if (off >= 8) {
         /* 8-byte blocks (l <= 64): each reads bytes written before it */
         for (uint32_t k = 0; k < l; k += 8) memcpy(d + k, src + k, 8);
       } else {
