@@ -164,7 +164,14 @@ static int parse_args(int argc, char **argv, lc_cli *o) {
 /* Write t to path atomically (format by extension). */
 static int write_output(const st_table *t, const char *path, st_error *err) {
   if (cli_ends_with(path, ".parquet") || cli_ends_with(path, ".parq") || cli_ends_with(path, ".pq"))
-    return st_pq_write_table_path(path, t, NULL, err);
+  {
+    /* a light curve's values are mostly distinct (times, fluxes): a column
+       whose first values are is written PLAIN at once (ids stay dictionary) */
+    st_pq_write_options wo;
+    st_pq_write_options_init(&wo);
+    wo.dictionary_sample = true;
+    return st_pq_write_table_path(path, t, &wo, err);
+  }
   bool jsonl = cli_ends_with(path, ".jsonl") || cli_ends_with(path, ".ndjson");
   size_t len = strlen(path) + 64;
   char *tmp = malloc(len);

@@ -35,7 +35,9 @@
 */
 #include "parquet/meta.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "parquet/thrift.h"
 
@@ -47,24 +49,47 @@ typedef struct meta_block {
   _Alignas(16) unsigned char data[];
 } meta_block;
 
-#define META_BLOCK ((size_t)256 << 10)
+#define META_BLOCK ((size_t)256 << 10)   /* first block                         */
+#define META_BLOCK_MAX ((size_t)8 << 20) /* blocks double up to this            */
+#define META_HUGE ((size_t)2 << 20)      /* blocks this big: 2 MiB-aligned,     */
+                                         /* transparent huge pages requested    */
 
 /* The arena of the st_pq_meta_decode running on this thread (NULL: none). */
 static _Thread_local meta_block **tl_arena;
 
+/* A block with room for cap bytes.  A big footer (a dataset's _metadata
+** decodes into tens of MB) gets doubling blocks, and those of 2 MiB and
+** more ask for huge pages: one page fault per 2 MiB instead of 512 (the
+** faults were ~20% of decoding a large _metadata). */
+static meta_block *block_new(size_t cap) {
+  size_t bytes = sizeof(meta_block) + cap;
+  meta_block *nb;
+  if (bytes >= META_HUGE) {
+    bytes = (bytes + META_HUGE - 1) & ~(META_HUGE - 1);
+    nb = aligned_alloc(META_HUGE, bytes);
+    if (nb) (void)madvise(nb, bytes, MADV_HUGEPAGE);   /* advice only */
+    if (nb) cap = bytes - sizeof(meta_block);
+  } else {
+    nb = st_malloc(bytes);
+  }
+  if (!nb) return NULL;
+  nb->used = 0;
+  nb->cap = cap;
+  return nb;
+}
+
 /* n bytes (zeroed when zero), from the arena while decoding, else the heap. */
 static void *m_alloc(size_t n, bool zero) {
   if (!tl_arena) return zero ? st_calloc(1, n ? n : 1) : st_malloc(n ? n : 1);
-  if (n > SIZE_MAX - 32) return NULL;
+  if (n > SIZE_MAX - META_HUGE * 2) return NULL;
   n = (n + 15) & ~(size_t)15;
   meta_block *b = *tl_arena;
   if (!b || b->cap - b->used < n) {
-    size_t cap = n > META_BLOCK ? n : META_BLOCK;
-    meta_block *nb = st_malloc(sizeof *nb + cap);
+    size_t grow = !b ? META_BLOCK : b->cap >= META_BLOCK_MAX / 2 ? META_BLOCK_MAX : b->cap * 2;
+    size_t cap = n > grow ? n : grow;
+    meta_block *nb = block_new(cap);
     if (!nb) return NULL;
-    nb->used = 0;
-    nb->cap = cap;
-    if (b && cap > META_BLOCK) {   /* a big one goes behind the current block */
+    if (b && n > grow) {   /* a big one goes behind the current block */
       nb->next = b->next;
       b->next = nb;
     } else {
@@ -573,7 +598,7 @@ static int dec_column_meta(st_tc_in *in, st_pq_column_meta *c) {
     break;
   case 12:
     WANT(t, ST_TC_STRUCT, "ColumnMetaData.statistics");
-    free_stats(&c->stats);
+    if (c->has_stats) free_stats(&c->stats);   /* a repeated field: start afresh */
     c->has_stats = true;
     ST_TRY(dec_stats(in, &c->stats));
     break;
@@ -613,7 +638,7 @@ static int dec_column_chunk(st_tc_in *in, st_pq_column_chunk *cc) {
   case 2: ST_TRY(read_i64_field(in, t, "ColumnChunk.file_offset", &cc->file_offset)); break;
   case 3:
     WANT(t, ST_TC_STRUCT, "ColumnChunk.meta_data");
-    free_column_meta(&cc->meta);
+    if (cc->has_meta) free_column_meta(&cc->meta);   /* a repeated field: start afresh */
     cc->has_meta = true;
     ST_TRY(dec_column_meta(in, &cc->meta));
     break;
