@@ -270,8 +270,11 @@ ST_API void st_import_options_init(st_import_options *o);
 ** directory); see src/import/pipeline.c for what the limit does not count.
 ** The catalog is built in "OUTPUT.tmp-skytile" and renamed into place at
 ** the end.  Failed input files are reported through o->file_error and the
-** run fails (ST_ERR_CORRUPT, message listing them) after the mapping stage;
-** the state directory keeps the histograms of the files done, so a run with
+** run fails (ST_ERR_CORRUPT, message listing them) after the stage that
+** found them: mapping (ra/dec unreadable) or splitting (another column
+** damaged: such a file gets a failure record in the state, so a run with
+** `resume` maps it again, and it may then be left out of the inputs); the
+** state directory keeps the histograms of the good files, so a run with
 ** `resume` does not read them again.  A run stopped through o->cancel
 ** returns ST_ERR_INTERRUPTED ("interrupted; run the same command with
 ** --resume to continue") and keeps the state and the leaves written, like

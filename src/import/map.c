@@ -358,6 +358,10 @@ static int record_file(st_imp_ctx *c, int f, const sparse *s, const struct stat 
                            (int64_t)fst->st_mtim.tv_sec * 1000000000 + fst->st_mtim.tv_nsec, s->pix,
                            s->cnt, want_bytes ? (s->bytes ? s->bytes : &none) : NULL, s->n, err);
   if (rc) return rc;
+  if (c->ver_size) { /* the version a tombstone would name (state.c) */
+    c->ver_size[f] = (int64_t)fst->st_size;
+    c->ver_mtime[f] = (int64_t)fst->st_mtim.tv_sec * 1000000000 + fst->st_mtim.tv_nsec;
+  }
   pthread_mutex_lock(&c->lock);
   for (int64_t i = 0; i < s->n; i++) c->hist[s->pix[i]] += s->cnt[i];
   if (want_bytes && s->bytes)

@@ -42,14 +42,24 @@
 ** it).  Resume (`resume`): STATE/options.txt holds the options that shape
 ** the catalog; different ones are an error naming the first difference.
 ** The map logs (state.c) give the histograms of the inputs already mapped
-** (a different input set is an error; inputs that have no record, e.g. ones
-** that failed, may be left out; a changed file is mapped again).  If the
-** unified schema is unchanged, the inputs are the saved list and none
+** (a different input set is an error; inputs that have no valid record,
+** e.g. ones that failed, may be left out; a changed file is mapped again).
+** If the unified schema is unchanged, the inputs are the saved list and none
 ** changed, and the saved split index matches the new binning, splitting is
 ** skipped and the leaves already in the build directory with the expected
 ** row count are kept (the build directory is kept on a failure or an
 ** interruption from the reducing stage on, and whenever a resumed run
 ** fails; temporaries left by a killed run are removed).
+**
+** Failed inputs: a file that cannot be read is reported (o->file_error:
+** path + reason) and the stage goes on with the other files; the run then
+** fails after that stage (ST_ERR_CORRUPT, "N input files failed: list"),
+** writing no catalog.  Mapping failures leave no map record; a file that
+** fails only in splitting (damaged outside ra/dec, split.c) gets a
+** tombstone in the map state (state.c) and the split index is not saved,
+** so a resumed run maps just the failed files again (fixed, they are read
+** anew; unchanged, they fail again alike; left out of the inputs, they are
+** forgotten) and splits again.
 **
 ** Cancellation: o->cancel is polled by every stage (per input file and
 ** batch, per spill row group, per partition, per merge batch, per 256
@@ -174,12 +184,26 @@ void st_imp_progress(st_imp_ctx *c, const char *stage, int64_t inc, int64_t tota
 void st_imp_file_failed(st_imp_ctx *c, int file, const st_error *e) {
   pthread_mutex_lock(&c->lock);
   c->nfailed++;
+  c->failed[file] = 1;
   if (c->o->file_error) c->o->file_error(c->o->ctx, c->o->inputs[file], e);
-  size_t l = strlen(c->failed_list);
-  if (l + 8 < sizeof c->failed_list)
+  /* the names that fit, then ", ..." (each file was reported in full) */
+  size_t l = strlen(c->failed_list), k = strlen(c->o->inputs[file]);
+  bool cut = l >= 3 && !strcmp(c->failed_list + l - 3, "...");
+  if (!cut && l + k + 2 + 6 < sizeof c->failed_list)
     snprintf(c->failed_list + l, sizeof c->failed_list - l, "%s%s", l ? ", " : "",
              c->o->inputs[file]);
+  else if (!cut)
+    snprintf(c->failed_list + l, sizeof c->failed_list - l, "%s...", l ? ", " : "");
   pthread_mutex_unlock(&c->lock);
+}
+
+/* The run's error after a stage in which input files failed. */
+static int files_failed(const st_imp_ctx *c, st_error *err) {
+  return st_fail(err, ST_ERR_CORRUPT,
+                 "%d input file%s failed: %s (fix %s or leave %s out, then run the same "
+                 "command with --resume)",
+                 c->nfailed, c->nfailed > 1 ? "s" : "", c->failed_list,
+                 c->nfailed > 1 ? "them" : "it", c->nfailed > 1 ? "them" : "it");
 }
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -811,9 +835,7 @@ static int run(st_imp_ctx *c, st_error *err) {
   c->done = 0;
   ST_TRY(st_imp_map(c, err));
   ST_TRY(st_imp_check_cancel(c, err));
-  if (c->nfailed)
-    return st_fail(err, ST_ERR_CORRUPT, "%d input file%s failed: %s", c->nfailed,
-                   c->nfailed > 1 ? "s" : "", c->failed_list);
+  if (c->nfailed) return files_failed(c, err);
   /* bin */
   c->done = 0;
   st_imp_progress(c, "Binning", 0, 1);
@@ -893,7 +915,17 @@ static int run(st_imp_ctx *c, st_error *err) {
     c->done = 0;
     st_imp_progress(c, "Splitting", 0, o->n_inputs); /* the stage starts (timings) */
     sky_start(c); /* the skymaps need only the histogram: written meanwhile */
-    ST_TRY(st_imp_split(c, err));
+    int src = st_imp_split(c, err);
+    /* inputs that failed here (a damaged column other than ra/dec): a
+    ** tombstone each, so that a resumed run maps them again; no index is
+    ** saved, so the split is done again */
+    if (c->nfailed) {
+      st_error e2 = {0};
+      int r2 = st_imp_state_add_failures(c, src ? &e2 : err);
+      if (!src && r2) return r2;
+    }
+    ST_TRY(src);
+    if (c->nfailed) return files_failed(c, err);
     ST_TRY(st_imp_state_save_split(c->state_dir, &c->bin, c->runs, c->nruns, err));
   }
   int64_t split_rows = 0;
@@ -976,7 +1008,12 @@ int st_import_run(const st_import_options *o, st_error *err) {
     c.mem_limit = pages > 0 && psz > 0 ? (int64_t)pages * psz / 4 : (int64_t)1 << 30;
   }
   c.failed = calloc((size_t)o->n_inputs, 1);
-  ST_CHECK(c.failed, err, ST_ERR_NOMEM, "out of memory");
+  c.ver_size = calloc((size_t)o->n_inputs, sizeof *c.ver_size);
+  c.ver_mtime = calloc((size_t)o->n_inputs, sizeof *c.ver_mtime);
+  if (!c.failed || !c.ver_size || !c.ver_mtime) {
+    free(c.failed), free(c.ver_size), free(c.ver_mtime);
+    return st_fail(err, ST_ERR_NOMEM, "out of memory");
+  }
   c.nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (c.nthreads < 1) c.nthreads = 1;
   if (c.nthreads > 256) c.nthreads = 256;
@@ -1010,6 +1047,7 @@ int st_import_run(const st_import_options *o, st_error *err) {
   free(c.bytes_hist);
   free(c.runs);
   free(c.failed);
+  free(c.ver_size), free(c.ver_mtime);
   free(c.mapped);
   free(c.state_idx);
   free(c.sort_cols);

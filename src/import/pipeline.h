@@ -17,6 +17,15 @@
 ** `stop`; workers poll st_imp_check_cancel (user cancel or `stop`) per
 ** batch / row group / partition and return ST_ERR_INTERRUPTED; the stage
 ** reports the first real error (an interruption only if nothing else).
+**
+** Failed input files: a file that cannot be read (a data error, not out of
+** memory, an interruption or an error writing the intermediates) is
+** reported through st_imp_file_failed (o->file_error), marked in `failed`,
+** and the stage goes on with the other files, so one run lists every bad
+** file; the run then fails with the list (pipeline.c).  The mapping stage
+** reads ra/dec only; a file damaged elsewhere fails in the splitting stage,
+** which then stops distributing rows (split_discard) but still reads every
+** file, and records a tombstone per failed file in the map state.
 */
 #ifndef ST_IMPORT_PIPELINE_H
 #define ST_IMPORT_PIPELINE_H
@@ -84,6 +93,11 @@ typedef struct st_imp_ctx {
   char *mapped;             /* per input file: 1 if its histogram came from */
                             /* the state (resume)                           */
   int64_t *state_idx;       /* per input file: its index in inputs.lst      */
+  int64_t *ver_size;        /* per input file: size and mtime (ns) of the   */
+  int64_t *ver_mtime;       /* version whose histogram is used (its record; */
+                            /* NULL: not kept)                              */
+  int split_discard;        /* an input failed in splitting (atomic): the */
+                            /* others are read (checked), not distributed   */
   int sample_files;         /* files sampled for the row size (map.c)       */
   int nfailed;              /* input files that failed                      */
   char failed_list[512];    /* their names, for the final message          */
@@ -185,6 +199,10 @@ int st_imp_maplog_add(st_imp_maplog *l, int64_t input, int64_t size, int64_t mti
                       st_error *err);
 /* Write out, fsync and close (NULL-safe); frees l even on error. */
 int st_imp_maplog_close(st_imp_maplog *l, st_error *err);
+/* Append a failure record (tombstone) to STATE/map/log-0.bin for every
+** input with c->failed set (inputs that failed in splitting: their version
+** c->ver_size/ver_mtime), fsynced: a resumed run maps them again (state.c). */
+int st_imp_state_add_failures(st_imp_ctx *c, st_error *err);
 
 /* Estimated in-memory bytes of each row of t (hats' get_mem_size_per_row
 ** model, see map.c), added to out[0..n_rows). */

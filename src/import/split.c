@@ -38,6 +38,20 @@
 ** those of a single worker.  A reader that finds the queue full and
 ** `consume` free distributes a batch itself (a pair also completes when
 ** its two workers run one after the other).
+**
+** Failed inputs: the mapping stage reads ra/dec only, so a file damaged in
+** another column (a corrupt page, a CSV value that does not parse as the
+** column's type) fails here.  An error of an input's reader (opening it or
+** reading a batch) other than out of memory or an interruption is the
+** file's: it is reported (st_imp_file_failed: path + reason, marked in
+** c->failed) and the stage goes on.  The run cannot succeed any more, and
+** a resumed run splits again (the fixed file, or its absence, changes the
+** histogram), so from then on (c->split_discard) the workers only read the
+** remaining inputs, to report every bad file in one run, and distribute
+** nothing: gathered batches are dropped, no more spill row groups are
+** written.  pipeline.c then writes a tombstone per failed file (state.c),
+** saves no split index and fails listing them.  Errors of the spill
+** writing, the row distribution or memory stop the stage as before.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,31 +294,69 @@ static int acc_push(split_worker *sw, st_table *t, int f, st_error *err) {
   return 0;
 }
 
-static int split_file(st_imp_ctx *c, int worker, split_worker *sw, int f, st_error *err) {
+/* Has an input failed (the split now only checks the inputs)? */
+static inline bool discarding(const st_imp_ctx *c) {
+  return __atomic_load_n(&c->split_discard, __ATOMIC_RELAXED);
+}
+
+/* A reader's error on an input file that is the file's fault: the file
+** failed, the stage goes on (not out of memory, not an interruption). */
+static bool input_failure(int rc) {
+  return rc && rc != ST_ERR_NOMEM && rc != ST_ERR_INTERRUPTED;
+}
+
+/* Prefix e's message with input f's path unless it starts with it. */
+static void name_file(const st_imp_ctx *c, int f, st_error *e) {
+  const char *path = c->o->inputs[f];
+  size_t l = strlen(path);
+  if (strncmp(e->msg, path, l) || e->msg[l] != ':') st_error_prefix(e, "%s: ", path);
+}
+
+/* Report input f as failed (its reader's error e): from now on the split
+** only checks the inputs. */
+static void file_failed(st_imp_ctx *c, int f, st_error *e) {
+  name_file(c, f, e);
+  __atomic_store_n(&c->split_discard, 1, __ATOMIC_RELAXED);
+  st_imp_file_failed(c, f, e);
+}
+
+/* Split input f.  *failed: the error is the file's (input_failure, from
+** its reader; the caller reports it), not the spill's or the run's. */
+static int split_file(st_imp_ctx *c, int worker, split_worker *sw, int f, bool *failed,
+                      st_error *err) {
   st_input *in = NULL;
   int rc = 0;
   bool flush_err = false;
-  ST_TRY(st_input_open(c->o->inputs[f], &c->in_opt, &in, err));
+  *failed = false;
+  if ((rc = st_input_open(c->o->inputs[f], &c->in_opt, &in, err))) {
+    *failed = input_failure(rc);
+    return rc;
+  }
   int64_t maxb = c->split_bytes < SPLIT_BYTES ? c->split_bytes : SPLIT_BYTES;
   for (;;) {
     st_table *t = NULL;
     if ((rc = st_imp_check_cancel(c, err))) break;
     rc = st_input_next(in, &t, err);
     if (rc || !t) break;
-    if (!t->n_rows) {
+    if (!t->n_rows || discarding(c)) { /* after a failure: only checked */
       st_table_free(t);
+      acc_clear(sw);
       continue;
     }
-    if ((rc = acc_push(sw, t, f, err))) break;
+    if ((rc = acc_push(sw, t, f, err))) {
+      flush_err = true;
+      break;
+    }
     /* one bucket: no gain in gathering beyond one reader batch */
     bool full = c->nbuckets <= 1 && sw->acc_rows >= c->in_opt.batch_rows;
     if (full || sw->acc_rows >= SPLIT_ROWS || sw->acc_bytes >= maxb) {
       rc = split_flush(c, worker, sw, err);
-      if (rc) flush_err = true; /* its messages name the file */
+      if (rc) flush_err = true; /* not the reader's: its messages name the file */
       if (rc) break;
     }
   }
-  if (rc && rc != ST_ERR_INTERRUPTED && !flush_err) st_error_prefix(err, "%s: ", c->o->inputs[f]);
+  if (rc && rc != ST_ERR_INTERRUPTED && !flush_err) name_file(c, f, err);
+  *failed = !flush_err && input_failure(rc);
   st_input_close(in);
   return rc;
 }
@@ -332,6 +384,7 @@ static int sw_init(st_imp_ctx *c, split_worker *sw, st_error *err) {
 /* Unless rc: flush what is gathered, close the spill file and add the runs
 ** to c->runs.  Frees the state; returns rc or the first new error. */
 static int sw_finish(st_imp_ctx *c, int worker, split_worker *sw, int rc, st_error *err) {
+  if (discarding(c)) acc_clear(sw); /* an input failed: nothing more to spill */
   if (!rc) rc = split_flush(c, worker, sw, err);
   acc_clear(sw);
   free(sw->acc), free(sw->seg_file), free(sw->seg_rows);
@@ -421,6 +474,11 @@ static int pipe_consume_one(st_imp_ctx *c, int k, split_pipe *p, bool wait, bool
   pthread_mutex_unlock(&p->mu);
   if (!*got) return 0;
   split_worker *sw = &p->sw;
+  if (discarding(c)) { /* an input failed: the others are only checked */
+    st_table_free(it.t);
+    acc_clear(sw);
+    return 0;
+  }
   ST_TRY(acc_push(sw, it.t, it.file, err));
   int64_t maxb = c->split_bytes < SPLIT_BYTES ? c->split_bytes : SPLIT_BYTES;
   bool full = c->nbuckets <= 1 && sw->acc_rows >= c->in_opt.batch_rows;
@@ -438,16 +496,18 @@ static int pipe_reader(st_imp_ctx *c, split_job *j, int k, st_error *err) {
     int f = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
     if (f >= c->o->n_inputs) break;
     st_input *in = NULL;
-    if ((rc = st_input_open(c->o->inputs[f], &c->in_opt, &in, err))) break;
+    bool opened = !(rc = st_input_open(c->o->inputs[f], &c->in_opt, &in, err));
+    bool reader_err = !opened; /* rc is the reader's (not the distribution's) */
     while (!rc && !stop) {
       st_table *t = NULL;
       if ((rc = st_imp_check_cancel(c, err))) break;
       if ((rc = st_input_next(in, &t, err))) {
-        st_error_prefix(err, "%s: ", c->o->inputs[f]);
+        if (rc != ST_ERR_INTERRUPTED) name_file(c, f, err);
+        reader_err = true;
         break;
       }
       if (!t) break;
-      if (!t->n_rows) {
+      if (!t->n_rows || discarding(c)) { /* after a failure: only checked */
         st_table_free(t);
         continue;
       }
@@ -476,7 +536,12 @@ static int pipe_reader(st_imp_ctx *c, split_job *j, int k, st_error *err) {
       pthread_mutex_unlock(&p->mu);
       st_table_free(t);
     }
-    st_input_close(in);
+    if (opened) st_input_close(in);
+    if (reader_err && input_failure(rc)) { /* the file's error: go on with the others */
+      file_failed(c, f, err);
+      st_error_clear(err);
+      rc = 0;
+    }
     if (!rc && !stop) st_imp_progress(c, "Splitting", 1, c->o->n_inputs);
   }
   pthread_mutex_lock(&p->mu);
@@ -513,7 +578,13 @@ static int split_worker_fn(st_imp_ctx *c, int worker, void *arg, st_error *err) 
   while (!rc && !(rc = st_imp_check_cancel(c, err))) {
     int f = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
     if (f >= c->o->n_inputs) break;
-    rc = split_file(c, worker, &sw, f, err);
+    bool failed;
+    rc = split_file(c, worker, &sw, f, &failed, err);
+    if (failed) { /* the file's error: go on with the others */
+      file_failed(c, f, err);
+      st_error_clear(err);
+      rc = 0;
+    }
     st_imp_progress(c, "Splitting", 1, c->o->n_inputs);
   }
   return sw_finish(c, worker, &sw, rc, err);

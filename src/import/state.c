@@ -29,13 +29,35 @@
 ** log's valid part: it and everything after it are cut off (ftruncate)
 ** before the resumed run appends, and the inputs it named are mapped again.
 **
+** A failure record (tombstone) says that an input failed in the splitting
+** stage although it was mapped (a damaged column other than ra/dec, see
+** split.c): its payload is the varints
+**   input index, file size, modification time (ns), 2^63
+** (2^63 stands where a histogram record has n; nothing follows).  It is
+** appended to log-0.bin by the run whose split failed (st_imp_state_add_
+** failures), naming the version (size, mtime) whose histogram that run
+** used, and fsynced before the run ends.  It voids every histogram record
+** of that input with the same size and mtime, wherever it is in the logs
+** (records are not ordered across logs), so a resumed run maps the input
+** again if it is unchanged (it then fails again with the same message),
+** maps the new version if it was fixed, and lets it be left out of the
+** inputs.  (A version that failed for a passing reason, e.g. a read error,
+** and then split fine is mapped once more if that run is interrupted
+** later: a cost, never a wrong catalog.)
+**
 ** Resume rules (st_imp_state_map_begin): every current input must be in
 ** inputs.lst (else a clear error: a different input set); an input of
-** inputs.lst that has a complete record must still be an input (else an
-** error; inputs without a record, e.g. ones that failed, may be left out);
-** a record is reused only if the file's size and modification time are
-** unchanged — otherwise the file is mapped again and the saved split is not
-** reused.  Duplicate records of one input: the first valid one counts.
+** inputs.lst that has a complete, not voided record must still be an
+** input (else an error; inputs without a record, e.g. ones that failed in
+** mapping, or whose record a tombstone voids, may be left out); a record
+** is reused only if the file's size and modification time are unchanged
+** and no tombstone voids it — otherwise the file is mapped again and the
+** saved split is not reused (an input that has records but no valid one;
+** older versions beside a valid record of the current one do not count).
+** Duplicate records of one input: the first valid one counts.  The logs
+** are read twice: the first pass checks the records, cuts each log after
+** its last valid one and gathers the tombstones; the second applies the
+** histogram records.
 */
 #include <dirent.h>
 #include <errno.h>
@@ -226,6 +248,12 @@ static int match_inputs(st_imp_ctx *c, const uint8_t *data, const int64_t *offs,
 
 /* ---- reading the logs ------------------------------------------------------------ */
 
+#define TOMB_N ((uint64_t)1 << 63) /* n of a failure record (tombstone) */
+
+typedef struct tomb {
+  uint64_t j, size, mt;      /* input (in inputs.lst) and its version    */
+} tomb;
+
 typedef struct log_scan {
   st_imp_ctx *c;
   const int64_t *cur_of;     /* saved input -> current input (or -1)     */
@@ -233,8 +261,19 @@ typedef struct log_scan {
   const uint8_t *list;       /* inputs.lst bytes, for messages           */
   const int64_t *offs;
   const uint32_t *lens;
-  int64_t reused, changed;
+  int pass;                  /* 0: check, cut, gather tombstones; 1: apply */
+  tomb *tombs;               /* pass 0 gathers them (sorted for pass 1)  */
+  int64_t ntombs, tcap;
+  char *seen;                /* per current input: it has a record       */
+  int64_t reused;
 } log_scan;
+
+static int tomb_cmp(const void *a, const void *b) {
+  const tomb *x = a, *y = b;
+  if (x->j != y->j) return x->j < y->j ? -1 : 1;
+  if (x->size != y->size) return x->size < y->size ? -1 : 1;
+  return x->mt < y->mt ? -1 : x->mt > y->mt;
+}
 
 /* Decode a record's histogram from [p, end) (pixels at order npix), adding
 ** it to hist/bytes_hist unless they are NULL; 1 if malformed. */
@@ -253,16 +292,37 @@ static int decode_hist(const uint8_t *p, const uint8_t *end, uint64_t n, bool hb
   return p != end;
 }
 
-/* Apply one record's payload; 1 if it is malformed (ends the log). */
+/* Pass 0: check one record's payload (1 if malformed: it ends the log) and
+** gather it if it is a tombstone.  Pass 1: apply it. */
 static int apply_record(log_scan *ls, const uint8_t *p, const uint8_t *end, bool hb, st_error *err,
                         int *rc) {
   st_imp_ctx *c = ls->c;
   uint64_t j, size, mt, n;
   if (get_varint(&p, end, &j) || get_varint(&p, end, &size) || get_varint(&p, end, &mt) ||
-      get_varint(&p, end, &n) || j >= (uint64_t)ls->m || n > (uint64_t)c->hist_npix)
+      get_varint(&p, end, &n) || j >= (uint64_t)ls->m)
     return 1;
-  if (decode_hist(p, end, n, hb, c->hist_npix, NULL, NULL)) return 1;
+  if (n == TOMB_N) {
+    if (p != end) return 1;
+    if (ls->pass == 1) return 0;
+    if (ls->ntombs == ls->tcap) {
+      int64_t nc = ls->tcap ? 2 * ls->tcap : 16;
+      tomb *t = realloc(ls->tombs, (size_t)nc * sizeof *t);
+      if (!t) {
+        *rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
+        return 0;
+      }
+      ls->tombs = t, ls->tcap = nc;
+    }
+    ls->tombs[ls->ntombs++] = (tomb){j, size, mt};
+    return 0;
+  }
+  if (n > (uint64_t)c->hist_npix || decode_hist(p, end, n, hb, c->hist_npix, NULL, NULL)) return 1;
+  if (ls->pass == 0) return 0;
+  tomb key = {j, size, mt};
+  bool voided = ls->ntombs && bsearch(&key, ls->tombs, (size_t)ls->ntombs, sizeof key, tomb_cmp);
   int64_t i = ls->cur_of[j];
+  if (i >= 0) ls->seen[i] = 1;
+  if (voided) return 0; /* it failed in splitting: mapped again (or left out) */
   if (i < 0) {
     *rc = st_fail(err, ST_ERR_INVALID,
                   "--resume: %.*s was mapped by the interrupted import but is not among the "
@@ -274,17 +334,17 @@ static int apply_record(log_scan *ls, const uint8_t *p, const uint8_t *end, bool
   if (c->mapped[i]) return 0;
   struct stat st;
   if (stat(c->o->inputs[i], &st) || (uint64_t)st.st_size != size ||
-      (uint64_t)((int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) != mt) {
-    ls->changed++;
-    return 0;
-  }
+      (uint64_t)((int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) != mt)
+    return 0; /* an older version */
   decode_hist(p, end, n, hb, c->hist_npix, c->hist, c->bytes_hist);
   c->mapped[i] = 1;
+  if (c->ver_size) c->ver_size[i] = (int64_t)size, c->ver_mtime[i] = (int64_t)mt;
   ls->reused++;
   return 0;
 }
 
-/* Read one log; cut it after its last valid record. */
+/* Read one log and pass its records to apply_record; pass 0 cuts it after
+** its last valid record (pass 1 then sees valid records only). */
 static int scan_log(log_scan *ls, const char *path, st_error *err) {
   st_imp_ctx *c = ls->c;
   int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -322,7 +382,7 @@ static int scan_log(log_scan *ls, const char *path, st_error *err) {
   }
   free(d);
   /* a log with a bad header restarts empty (its records are not trusted) */
-  if (!rc && good < (size_t)st.st_size && ftruncate(fd, (off_t)good))
+  if (!rc && ls->pass == 0 && good < (size_t)st.st_size && ftruncate(fd, (off_t)good))
     rc = st_fail(err, ST_ERR_IO, "%s: cannot truncate: %s", path, strerror(errno));
   close(fd);
   return rc;
@@ -360,7 +420,8 @@ int st_imp_state_map_begin(st_imp_ctx *c, bool fresh, bool *same_inputs, st_erro
   if (m < 0) return *same_inputs = true, 0;
   int64_t *cur_of = malloc((size_t)(m ? m : 1) * 8);
   log_scan ls = {.c = c, .cur_of = cur_of, .m = m, .list = data, .offs = offs, .lens = lens};
-  int rc = cur_of ? 0 : st_fail(err, ST_ERR_NOMEM, "out of memory");
+  ls.seen = calloc((size_t)(n ? n : 1), 1);
+  int rc = cur_of && ls.seen ? 0 : st_fail(err, ST_ERR_NOMEM, "out of memory");
   if (!rc) rc = match_inputs(c, data, offs, lens, m, cur_of, err);
   DIR *dd = rc ? NULL : opendir(dir);
   struct dirent *e;
@@ -387,17 +448,26 @@ int st_imp_state_map_begin(st_imp_ctx *c, bool fresh, bool *same_inputs, st_erro
       char *t = names[b];
       names[b] = names[b - 1], names[b - 1] = t;
     }
-  for (size_t a = 0; a < nn && !rc; a++) {
-    char lp[4500];
-    snprintf(lp, sizeof lp, "%s/%s", dir, names[a]);
-    rc = scan_log(&ls, lp, err);
+  /* pass 0: check and cut every log, gather the tombstones; pass 1: apply */
+  for (ls.pass = 0; ls.pass < 2 && !rc; ls.pass++) {
+    for (size_t a = 0; a < nn && !rc; a++) {
+      char lp[4500];
+      snprintf(lp, sizeof lp, "%s/%s", dir, names[a]);
+      rc = scan_log(&ls, lp, err);
+    }
+    if (ls.ntombs) qsort(ls.tombs, (size_t)ls.ntombs, sizeof *ls.tombs, tomb_cmp);
   }
+  free(ls.tombs);
   for (size_t a = 0; a < nn; a++) free(names[a]);
   free(names);
+  /* the same inputs: the saved list in order, and no input has a record
+  ** (of an older version, or voided) but no valid one */
   if (!rc) {
-    *same_inputs = m == n && !ls.changed;
-    for (int64_t i = 0; i < n && *same_inputs; i++) *same_inputs = c->state_idx[i] == i;
+    *same_inputs = m == n;
+    for (int64_t i = 0; i < n && *same_inputs; i++)
+      *same_inputs = c->state_idx[i] == i && (!ls.seen[i] || c->mapped[i]);
   }
+  free(ls.seen);
   free(cur_of);
   free(data), free(offs), free(lens);
   return rc;
@@ -491,6 +561,28 @@ int st_imp_maplog_close(st_imp_maplog *l, st_error *err) {
   st_buf_free(&l->buf);
   free(l);
   return rc;
+}
+
+int st_imp_state_add_failures(st_imp_ctx *c, st_error *err) {
+  st_imp_maplog *l = NULL;
+  int rc = 0;
+  for (int f = 0; f < c->o->n_inputs && !rc; f++) {
+    if (!c->failed[f]) continue;
+    if (!l) rc = st_imp_maplog_open(c, 0, &l, err);
+    if (rc) break;
+    rc = st_buf_reserve(&l->buf, 8 + 4 * 10, err);
+    if (rc) break;
+    uint8_t *h = l->buf.data + l->buf.len, *p = h + 8;
+    p = put_varint(p, (uint64_t)c->state_idx[f]);
+    p = put_varint(p, (uint64_t)c->ver_size[f]);
+    p = put_varint(p, (uint64_t)c->ver_mtime[f]);
+    p = put_varint(p, TOMB_N);
+    uint32_t len = (uint32_t)(p - h - 8), k = crc(h + 8, len);
+    memcpy(h, &len, 4), memcpy(h + 4, &k, 4);
+    l->buf.len += 8 + (size_t)len;
+  }
+  int r2 = st_imp_maplog_close(l, rc ? NULL : err);
+  return rc ? rc : r2;
 }
 
 /*
