@@ -28,7 +28,7 @@ hp = pytest.importorskip("healpy")
 # Under ASan the RSS bound is not checked (see below) and a smaller input keeps the run short.
 N = 300_000 if SAN else 1_200_000
 LIMIT_MB = 16 if SAN else 64
-OVERHEAD_MB = 48
+OVERHEAD_MB = 56   # process, libraries, threads and in-flight batches; measured ~110 MB in all, up to 114 under load
 
 
 @pytest.fixture(scope="module")

@@ -271,7 +271,7 @@ def test_pre_null_and_text_positions_fail_as_before(tmp_path):
     lines[40] = "39,abc,1.0,s39"
     (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
     p = imp(tmp_path / "t.csv", "--output", tmp_path / "o2", "--threads", 2, check=False)
-    assert p.returncode != 0 and "column 'ra' is string, not numeric" in p.stderr, p.stderr
+    assert p.returncode != 0 and "column 'ra' is large_string, not numeric" in p.stderr, p.stderr
 
 
 def test_pre_quoted_field_across_the_middle(tmp_path):

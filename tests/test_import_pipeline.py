@@ -171,7 +171,10 @@ def test_small_sky_source(fix, tmp_path):
         t = check_leaf(f)
         r = pq.read_table(ref / f.relative_to(out))
         assert t.column_names == r.column_names
-        assert [x.type for x in t.schema] == [x.type for x in r.schema]
+        # the fixture was written by an older hats-import whose strings were `string`; the
+        # PyPI hats-import writes `large_string`, as we do (exact types: test_import_schema_peer)
+        norm = lambda ty: pa.string() if ty == pa.large_string() else ty
+        assert [norm(x.type) for x in t.schema] == [norm(x.type) for x in r.schema]
         # same rows per partition as hats-import's fixture; doubles within 1 ulp (pandas'
         # default CSV float parser is not always correctly rounded, pyarrow's and ours are)
         t, r = t.sort_by("source_id"), r.sort_by("source_id")
@@ -179,7 +182,7 @@ def test_small_sky_source(fix, tmp_path):
             if pa.types.is_floating(t.schema.field(name).type):
                 assert np.allclose(t[name].to_numpy(), r[name].to_numpy(), rtol=4e-16, atol=0)
             else:
-                assert t[name].equals(r[name]), name
+                assert t[name].to_pylist() == r[name].to_pylist(), name
         # exact values: pyarrow's CSV parse + healpy
         e = exp.filter(pc.is_in(exp["source_id"], t["source_id"])).sort_by("source_id")
         assert t.equals(e.cast(t.schema))

@@ -22,7 +22,8 @@ class Options(ctypes.Structure):
         ("filename_column", ctypes.c_char_p), ("max_line_bytes", ctypes.c_uint64),
         ("keep_null_type", ctypes.c_bool), ("part", ctypes.c_int), ("n_parts", ctypes.c_int),
         ("cancel", vp), ("values_x", ctypes.c_char_p), ("values_y", ctypes.c_char_p),
-        ("values_fn", vp), ("values_ctx", vp)]
+        ("values_fn", vp), ("values_ctx", vp), ("values_parts", ctypes.c_int),
+        ("infer_threads", ctypes.c_int), ("hats_import_types", ctypes.c_bool)]
 
 
 class ReaderError(Exception):

@@ -168,14 +168,26 @@ typedef struct st_input_options {
   void (*values_fn)(void *ctx, int event, int part, const double *x, const double *y,
                     int64_t n);
   void *values_ctx;
+  int values_parts;               /* parts values_fn keeps apart (0: 2, the  */
+                                  /* first and the rest; see ST_VALUES_ROWS) */
+  int infer_threads;              /* CSV whole-file inference of a plain     */
+                                  /* file: threads, each on a part of at     */
+                                  /* least 4 MiB (0: 2 if several CPUs)      */
+  bool hats_import_types;         /* CSV inference as hats-import's pandas   */
+                                  /* reader types (the import): strings are  */
+                                  /* LARGE_STRING, an integer column with a  */
+                                  /* null is DOUBLE (else STRING, INT64)     */
 } st_input_options;
 
 /* values_fn events: ST_VALUES_ROWS: n values of the next records of `part`
-** (0: from the header on; 1: the second half of a parallel inference; the
-** function is called from both threads at once); ST_VALUES_DISCARD: forget
-** what `part` reported (the halves did not meet at a record start; part 0
-** goes on alone); ST_VALUES_DONE: every record was reported, exactly once,
-** by the parts not discarded.  No DONE (a value was null, not a number, or
+** (0: from the header on; 1..P-1: the other parts of a parallel inference
+** on P threads, in any order; the function is called from several threads
+** at once, but never at once for the same part: when values_parts < P, the
+** parts 1..P-1 are all reported as part 1, one call at a time);
+** ST_VALUES_DISCARD: forget what `part` reported (the parts did not meet at
+** record starts; part 0 goes on alone; sent for every part > 0 used);
+** ST_VALUES_DONE: every record was reported, exactly once, by the parts not
+** discarded.  No DONE (a value was null, not a number, or
 ** -0.0; a column is forced; an error): the values are incomplete. */
 enum { ST_VALUES_ROWS = 0, ST_VALUES_DISCARD = 1, ST_VALUES_DONE = 2 };
 

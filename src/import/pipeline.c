@@ -29,8 +29,11 @@
 ** `_healpix_29` column (hats-import's use_healpix_29: that column stays
 ** where it is, no column is added, --sort-columns are refused and the
 ** properties carry no hats_col_healpix).  An input holding `_healpix_29`
-** without use_healpix_29 is an error naming both ways out.  All leaf
-** columns are nullable, as hats-import writes them.
+** without use_healpix_29 is an error naming both ways out.  Leaf types and
+** nullability are hats-import's (its default readers): CSV and FITS
+** columns nullable, CSV strings large_string and integer columns with
+** empty values double (pandas' types, the readers' hats_import_types), a
+** Parquet input's types and nullability kept.
 **
 ** Directories: the catalog is built in OUTPUT.tmp-skytile and renamed to
 ** OUTPUT at the end (an existing OUTPUT is an error unless overwrite; it is
@@ -388,6 +391,37 @@ static bool list_to_fixed(const st_field *f, const st_field *to) {
   return !strcmp(ta, tb);
 }
 
+/* a (STRING/BINARY) with int64 offsets (LARGE_STRING/LARGE_BINARY): the
+** bytes and validity are shared, the offsets rebased to a->offset. */
+static int large_from_string(const st_array *a, st_array **out, st_error *err) {
+  int64_t n = a->length;
+  st_mem *m = st_mem_new((size_t)(n + 1) * 8);
+  ST_CHECK(m, err, ST_ERR_NOMEM, "out of memory");
+  const int32_t *o32 = (const int32_t *)a->buf[1] + a->offset;
+  for (int64_t i = 0; i <= n; i++) ((int64_t *)m->data)[i] = o32[i];
+  st_array *o = st_array_new();
+  if (!o) {
+    st_mem_unref(m);
+    return st_fail(err, ST_ERR_NOMEM, "out of memory");
+  }
+  o->length = n, o->null_count = a->null_count, o->n_buffers = 3;
+  if (a->buf[0] && a->null_count) { /* validity bits from a->offset on */
+    st_mem *v = st_mem_new((size_t)(n + 7) / 8 + 1);
+    if (!v) {
+      st_mem_unref(m), st_array_free(o);
+      return st_fail(err, ST_ERR_NOMEM, "out of memory");
+    }
+    memset(v->data, 0, (size_t)(n + 7) / 8 + 1);
+    for (int64_t i = 0; i < n; i++)
+      if (st_array_is_valid(a, i)) v->data[i >> 3] |= (uint8_t)(1u << (i & 7));
+    o->mem[0] = v, o->buf[0] = v->data;
+  }
+  o->mem[1] = m, o->buf[1] = m->data;
+  o->mem[2] = st_mem_ref(a->mem[2]), o->buf[2] = a->buf[2];
+  *out = o;
+  return 0;
+}
+
 int st_imp_restore_fixed_lists(const st_field *schema, st_table *t, st_error *err) {
   for (int i = 0; i < t->n_columns; i++) {
     st_field *f = &t->schema.children[i];
@@ -395,9 +429,13 @@ int st_imp_restore_fixed_lists(const st_field *schema, st_table *t, st_error *er
     for (int k = 0; k < schema->n_children && !to; k++)
       if (schema->children[k].name && f->name && !strcmp(schema->children[k].name, f->name))
         to = &schema->children[k];
-    if (!to || !list_to_fixed(f, to)) continue;
+    /* large strings read back as strings (our reader ignores ARROW:schema) */
+    bool large = to && ((f->type == ST_T_STRING && to->type == ST_T_LARGE_STRING) ||
+                        (f->type == ST_T_BINARY && to->type == ST_T_LARGE_BINARY));
+    if (!to || (!large && !list_to_fixed(f, to))) continue;
     st_array *a = NULL;
-    ST_TRY(fixed_from_list(f, t->columns[i], to, &a, 0, err));
+    if (large) ST_TRY(large_from_string(t->columns[i], &a, err));
+    else ST_TRY(fixed_from_list(f, t->columns[i], to, &a, 0, err));
     st_field nf;
     if (st_field_copy(&nf, to)) {
       st_array_free(a);
@@ -549,13 +587,6 @@ static int finish(st_imp_ctx *c, st_error *err) {
   return 0;
 }
 
-/* Leaves declare every column nullable, as hats-import writes them (its rows
-** pass through pandas): a FITS or Parquet "required" column becomes optional. */
-static void set_nullable(st_field *f) {
-  f->nullable = true;
-  for (int i = 0; i < f->n_children; i++) set_nullable(&f->children[i]);
-}
-
 /* The unified schema of the inputs: each file's schema is inferred on its
 ** own (so that a bad file is reported and the others still mapped) and
 ** unified in input order, as st_input_infer_schema does.  A CSV's whole-file
@@ -569,6 +600,8 @@ static int infer_schema(st_imp_ctx *c, st_error *err) {
   st_input_options iopt = c->in_opt;
   iopt.keep_null_type = true;
   iopt.cancel = o->cancel; /* a whole-file inference stops on Ctrl-C */
+  iopt.infer_threads = c->nthreads; /* a big CSV's inference in parts */
+  iopt.hats_import_types = true;    /* CSV types as hats-import's (pandas) */
   for (int f = 0; f < o->n_inputs; f++) {
     ST_TRY(st_imp_check_cancel(c, err));
     st_field one, u;
@@ -602,7 +635,6 @@ static int infer_schema(st_imp_ctx *c, st_error *err) {
     return st_fail(err, ST_ERR_CORRUPT, "%d input file%s failed: %s", c->nfailed,
                    c->nfailed > 1 ? "s" : "", c->failed_list);
   st_schema_finalize_nulls(&c->schema);
-  for (int i = 0; i < c->schema.n_children; i++) set_nullable(&c->schema.children[i]);
   return 0;
 }
 

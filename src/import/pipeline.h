@@ -152,12 +152,13 @@ int st_imp_state_save_split(const char *state_dir, const st_bin_result *b, const
 int st_imp_state_load_split(const char *state_dir, const st_bin_result *b, int nspill,
                             st_imp_run **runs, int64_t *nruns, int *found, st_error *err);
 
-/* Fixed-size lists lost through a Parquet intermediate: the columns of t
-** that are lists where the same-named column of `schema` (a STRUCT, e.g.
-** c->schema) is a fixed-size list (TDIM FITS columns, fixed_size_list
-** Parquet inputs) become fixed-size lists again, in place (a list of
-** another length: ST_ERR_SCHEMA).  Our reader returns such columns as
-** lists (it does not restore types from ARROW:schema), so every table
+/* Types lost through a Parquet intermediate: the columns of t that are
+** lists where the same-named column of `schema` (a STRUCT, e.g. c->schema)
+** is a fixed-size list (TDIM FITS columns, fixed_size_list Parquet inputs)
+** become fixed-size lists again (a list of another length: ST_ERR_SCHEMA),
+** and strings/binaries where it is large_string/large_binary become those,
+** in place.  Our reader returns such columns as lists and strings (it does
+** not restore types from ARROW:schema), so every table
 ** read back from a spill or run file passes through this (reduce.c) before
 ** leaves are written. */
 int st_imp_restore_fixed_lists(const st_field *schema, st_table *t, st_error *err);

@@ -27,7 +27,11 @@
 ** Small regular files get buffers and field slots sized from the file size
 ** (the many-tiny-files case).
 ** Type inference classifies fields (bool / int64 / double / string) over the
-** first rows (or the whole file), then the source is reset and parsed for real.
+** first rows (or the whole file: in parts on options.infer_threads threads,
+** see infer_all_rows), then the source is reset and parsed for real.  With
+** options.hats_import_types (the import) the types are those of hats-import's
+** pandas reader: inferred strings are LARGE_STRING (built with int64
+** offsets), an integer column holding a null is DOUBLE.
 ** Parts (options.part/n_parts, the import's parallel map of one big file):
 ** a part seeks to its byte range and reads the records that start in it,
 ** recording where it started and stopped so that the caller can check that
@@ -540,7 +544,11 @@ typedef struct csv_col {
   bool forced;              /* type from options.schema                 */
   unsigned can;             /* inference: kinds still possible          */
   bool seen;                /* inference: a non-null value was seen     */
-  st_buf vals;              /* values, or int32 offsets for strings     */
+  bool na;                  /* inference: a null was seen (pandas makes */
+                            /* an int column with nulls float64)        */
+  bool large;               /* STRING built with int64 offsets (forced  */
+                            /* LARGE_STRING, or hats_import_types)      */
+  st_buf vals;              /* values, or int32/int64 offsets (strings) */
   st_buf data;              /* string bytes                             */
   st_buf valid;             /* one byte per row                         */
   int64_t nulls;
@@ -846,6 +854,7 @@ static void classify(csv *c, int k) {
         const uint8_t *p = field(c, r, j, &n);
         if (is_na(c, p, n)) {
           c->vfail = true;
+          col->na = true;
           continue;
         }
         col->seen = true;
@@ -875,7 +884,10 @@ static void classify(csv *c, int k) {
     for (int r = 0; r < k && can; r++) {
       size_t n;
       const uint8_t *p = field(c, r, j, &n);
-      if (is_na(c, p, n)) continue;
+      if (is_na(c, p, n)) {
+        col->na = true;
+        continue;
+      }
       col->seen = true;
       unsigned m = 0;
       int64_t iv;
@@ -925,7 +937,24 @@ static int convert(csv *c, int j, int k, st_error *err) {
   st_type_id t = col->type;
   ST_TRY(st_buf_reserve(&col->valid, (size_t)k, err));
   uint8_t *valid = col->valid.data + col->valid.len;
-  if (t == ST_T_STRING) {
+  if (t == ST_T_STRING && col->large) {
+    if (!col->vals.len) {
+      int64_t z = 0;
+      ST_TRY(st_buf_append(&col->vals, &z, 8, err));
+    }
+    ST_TRY(st_buf_reserve(&col->vals, (size_t)k * 8, err));
+    for (int r = 0; r < k; r++) {
+      size_t n;
+      const uint8_t *p = field(c, r, j, &n);
+      bool ok = !is_na(c, p, n);
+      valid[r] = ok;
+      col->nulls += !ok;
+      if (ok) ST_TRY(st_buf_append(&col->data, p, n, err));
+      int64_t o = (int64_t)col->data.len;
+      memcpy(col->vals.data + col->vals.len, &o, 8);
+      col->vals.len += 8;
+    }
+  } else if (t == ST_T_STRING) {
     if (!col->vals.len) {
       int32_t z = 0;
       ST_TRY(st_buf_append(&col->vals, &z, 4, err));
@@ -1032,8 +1061,8 @@ static int finish_col(csv_col *col, st_array **out, st_error *err) {
       if (col->vals.data[i]) vals->data[i >> 3] |= (uint8_t)(1u << (i & 7));
   } else {
     if (col->type == ST_T_STRING && !col->vals.len) {
-      int32_t z = 0;
-      ST_TRY(st_buf_append(&col->vals, &z, 4, err));
+      int64_t z = 0;
+      ST_TRY(st_buf_append(&col->vals, &z, col->large ? 8 : 4, err));
     }
     vals = st_buf_detach(&col->vals);
   }
@@ -1195,88 +1224,147 @@ static int seek_after_line(csv *c, int64_t off, st_error *err) {
 }
 
 /*
-** Parallel inference (whole-file inference of a plain file of at least
-** PAR_INFER_MIN bytes, several CPUs): a helper thread classifies the
-** records from the first line start after the middle of the file, S', to
-** the end, on its own descriptor and buffers, while this thread classifies
-** from the header up to the first record starting at or after S'.  The
-** classification is an AND (can) / OR (seen) over values, so the two
-** halves merge -- if the split was a record boundary of the real parse:
-** this thread's record there must start exactly where the helper's first
-** record does (a quoted field spanning lines, for example, makes them
-** differ).  Otherwise, or when the helper failed, this thread classifies
+** Parallel inference (whole-file inference of a plain file, several
+** threads: options.infer_threads, each part at least PAR_INFER_MIN bytes):
+** the file is cut at S_k = size*k/P (k = 1..P-1); helper thread k
+** classifies, on its own descriptor and buffers, the records from the first
+** line start after S_k up to the first record starting after S_k+1 (the
+** last helper: to the end), while this thread classifies from the header up
+** to the first record starting after S_1 -- the same ranges as the map's
+** parts (seek_part).  The classification is an AND (can) / OR (seen, na)
+** over values, so the parts merge -- if every cut was a record boundary of
+** the real parse: each part's stop must be exactly where the next part's
+** first record starts (a quoted field spanning lines, for example, makes
+** them differ).  Otherwise, or when a helper failed, this thread classifies
 ** the rest itself, so results and errors are those of one pass.
+** Values (options.values_fn): part k reports as part k when values_parts
+** >= P, else every helper as part 1 under a lock (one call at a time).
 */
 #define PAR_INFER_MIN ((uint64_t)4 << 20)
+#define PAR_INFER_MAX 64
 
-typedef struct infer_half {
+typedef struct infer_part {
   csv *h;                   /* the helper's reader state                */
-  int64_t start;            /* S: the helper starts after the next LF   */
-  int rc;                   /* 0: h's classes cover [first_abs, end)    */
+  int64_t start;            /* S_k: the helper starts after the next LF */
+  int rc;                   /* 0: h's classes cover [first_abs, stop)   */
+  bool started;             /* the thread runs (to be joined)           */
+  pthread_t th;
+  pthread_mutex_t *vlock;   /* serializes values_fn of shared part 1    */
   st_error err;
-} infer_half;
+} infer_part;
 
-static void *infer_half_main(void *arg) {
-  infer_half *ih = arg;
-  csv *h = ih->h;
-  st_error *err = &ih->err;
-  int rc = seek_after_line(h, ih->start, err);
+static void *infer_part_main(void *arg) {
+  infer_part *ip = arg;
+  csv *h = ip->h;
+  st_error *err = &ip->err;
+  int rc = seek_after_line(h, ip->start, err);
   while (!rc) {
     int k;
     if ((rc = check_cancel(h, err)) || (rc = next_records(h, h->K, &k, err)) || !k) break;
     classify(h, k);
+    if (ip->vlock) pthread_mutex_lock(ip->vlock);
     report_values(h, k);
+    if (ip->vlock) pthread_mutex_unlock(ip->vlock);
   }
-  ih->rc = rc;
+  ip->rc = rc;
   return NULL;
+}
+
+static void helper_free(csv *h) {
+  if (!h) return;
+  src_close(&h->src);
+  free(h->buf), free(h->fs), free(h->fl), free(h->ff), free(h->rline), free(h->cols);
+  free(h->vbx), free(h->vby);
+  free(h);
+}
+
+/* A helper reader with c's configuration (delimiter, quote, null strings,
+** K, forced columns) on its own descriptor; NULL if anything failed. */
+static csv *helper_new(const csv *c) {
+  csv *h = calloc(1, sizeof *h);
+  if (!h) return NULL;
+  *h = *c;
+  memset(&h->src, 0, sizeof h->src);
+  h->src.fd = -1;
+  h->buf = NULL, h->fs = NULL, h->fl = NULL, h->ff = NULL, h->rline = NULL, h->cols = NULL;
+  h->vbx = h->vby = NULL;
+  h->buf = malloc((1u << 20) + 1);
+  h->cap = 1u << 20;
+  h->len = h->pos = 0;
+  h->eof = false;
+  h->line = 0;
+  h->cols = calloc((size_t)c->ncols, sizeof(csv_col));
+  h->first_abs = -1, h->stop_abs = -1, h->stopped_at = -1;
+  if (h->vx >= 0) {
+    h->vbx = malloc((size_t)c->K * sizeof(double));
+    h->vby = malloc((size_t)c->K * sizeof(double));
+  }
+  st_error e2;
+  bool ok = h->buf && h->cols && (h->vx < 0 || (h->vbx && h->vby)) && !alloc_fields(h, c->ncols, c->K, &e2);
+  if (ok) {
+    for (int j = 0; j < c->ncols; j++) {
+      h->cols[j].forced = c->cols[j].forced;
+      h->cols[j].can = c->cols[j].can;
+    }
+    ok = !src_open(&h->src, c->src.path, &e2);
+  }
+  if (!ok) {
+    helper_free(h);
+    return NULL;
+  }
+  return h;
+}
+
+/* Number of parts of the whole-file inference of c (1: this thread alone). */
+static int infer_parts(const st_input *in, const csv *c) {
+  if (!c->sized || c->src.kind != SRC_PLAIN || c->ncols <= 0) return 1;
+  int t = in->opt.infer_threads;
+  if (t <= 0) t = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+  if (t > PAR_INFER_MAX) t = PAR_INFER_MAX;
+  uint64_t min = PAR_INFER_MIN;
+  const char *m = getenv("SKYTILE_INFER_PART_MIN"); /* (tests: small files in parts) */
+  if (m && *m) {
+    char *e;
+    unsigned long long v = strtoull(m, &e, 10);
+    if (!*e && v > 0) min = v;
+  }
+  uint64_t p = in->file_size / min;
+  return p < (uint64_t)t ? (p < 1 ? 1 : (int)p) : t;
 }
 
 /* Classify the whole file (records after the header) into c->cols. */
 static int infer_all_rows(st_input *in, csv *c, st_error *err) {
-  infer_half ih = {0};
-  pthread_t th;
-  bool par = false;
-  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  if (c->sized && c->src.kind == SRC_PLAIN && in->file_size >= PAR_INFER_MIN && ncpu > 1 &&
-      c->ncols > 0) {
-    csv *h = calloc(1, sizeof *h);
-    if (h) {
-      *h = *c;  /* the configuration (delimiter, quote, null strings, K) */
-      memset(&h->src, 0, sizeof h->src);
-      h->src.fd = -1;
-      h->buf = malloc((1u << 20) + 1);
-      h->cap = 1u << 20;
-      h->len = h->pos = 0;
-      h->eof = false;
-      h->line = 0;
-      h->fs = NULL, h->fl = NULL, h->ff = NULL, h->rline = NULL;
-      h->cols = calloc((size_t)c->ncols, sizeof(csv_col));
-      h->first_abs = -1, h->stop_abs = -1, h->stopped_at = -1;
-      h->vpart = 1, h->vbx = h->vby = NULL;
-      if (h->vx >= 0) {
-        h->vbx = malloc((size_t)c->K * sizeof(double));
-        h->vby = malloc((size_t)c->K * sizeof(double));
+  int P = infer_parts(in, c);
+  infer_part ip[PAR_INFER_MAX];
+  memset(ip, 0, sizeof ip);
+  pthread_mutex_t vlock;
+  bool own_parts = in->opt.values_parts >= P, have_lock = false;
+  int nrun = 0; /* helpers 1..nrun-1 created and started */
+  if (P > 1 && c->vx >= 0 && !own_parts) have_lock = !pthread_mutex_init(&vlock, NULL);
+  if (P > 1 && (c->vx < 0 || own_parts || have_lock)) {
+    int64_t size = (int64_t)in->file_size;
+    int k;
+    for (k = 1; k < P; k++) { /* all helpers or none */
+      if (!(ip[k].h = helper_new(c))) break;
+      ip[k].start = size / P * k + size % P * k / P;
+      ip[k].h->vpart = own_parts ? k : 1;
+      ip[k].vlock = c->vx >= 0 && !own_parts ? &vlock : NULL;
+    }
+    if (k == P) {
+      for (k = 1; k < P; k++) {
+        int64_t s1 = size / P * (k + 1) + size % P * (k + 1) / P;
+        ip[k].h->stop_abs = k + 1 < P ? s1 + 1 : -1;
       }
-      st_error e2;
-      bool ok = h->buf && h->cols && (h->vx < 0 || (h->vbx && h->vby)) &&
-                !alloc_fields(h, c->ncols, c->K, &e2);
-      if (ok) {
-        for (int j = 0; j < c->ncols; j++) {
-          h->cols[j].forced = c->cols[j].forced;
-          h->cols[j].can = c->cols[j].can;
-        }
-        ok = !src_open(&h->src, c->src.path, &e2);
+      for (k = 1; k < P; k++) {
+        if (pthread_create(&ip[k].th, NULL, infer_part_main, &ip[k])) break;
+        ip[k].started = true;
       }
-      ih.h = h;
-      ih.start = (int64_t)(in->file_size / 2);
-      if (ok && !pthread_create(&th, NULL, infer_half_main, &ih)) {
-        par = true;
-        c->stop_abs = ih.start + 1;  /* a line start after S is > S */
-      }
+      nrun = k;
+      if (nrun > 1) c->stop_abs = ip[1].start + 1;  /* a line start after S is > S */
     }
   }
   int rc = 0;
-  bool discard = false; /* the helper's half (values part 1) was not merged */
+  bool discard = false; /* the helpers' values were not merged */
   for (;;) {
     int k;
     if ((rc = check_cancel(c, err)) || (rc = next_records(c, c->K, &k, err))) break;
@@ -1286,37 +1374,40 @@ static int infer_all_rows(st_input *in, csv *c, st_error *err) {
       continue;
     }
     if (c->stop_abs < 0) break;
-    /* stopped at c->stopped_at (or the end): merge the helper's half if it
-    ** starts there, else go on alone */
-    pthread_join(th, NULL);
-    par = false;
-    csv *h = ih.h;
-    bool ok = !ih.rc && c->stopped_at >= 0 && h->first_abs == c->stopped_at;
+    /* stopped at c->stopped_at (or the end): merge the helpers' parts if
+    ** each starts where the previous one stopped, else go on alone */
+    for (int q = 1; q < nrun; q++) pthread_join(ip[q].th, NULL), ip[q].started = false;
+    bool ok = nrun == P;
+    int64_t at = c->stopped_at;
+    for (int q = 1; q < P && ok; q++) {
+      csv *h = ip[q].h;
+      ok = !ip[q].rc && at >= 0 && h->first_abs == at;
+      at = h->stopped_at;
+    }
     if (ok) {
-      for (int j = 0; j < c->ncols; j++) {
-        c->cols[j].can &= h->cols[j].can;
-        c->cols[j].seen |= h->cols[j].seen;
+      for (int q = 1; q < P; q++) {
+        csv *h = ip[q].h;
+        for (int j = 0; j < c->ncols; j++) {
+          c->cols[j].can &= h->cols[j].can;
+          c->cols[j].seen |= h->cols[j].seen;
+          c->cols[j].na |= h->cols[j].na;
+        }
+        c->vfail |= h->vfail;
       }
-      c->vfail |= h->vfail;
       break;
     }
     discard = true;
     c->stop_abs = -1;
   }
-  if (par) {
-    pthread_join(th, NULL);
-    discard = true;
-  }
+  for (int q = 1; q < P; q++)
+    if (ip[q].started) pthread_join(ip[q].th, NULL), ip[q].started = false, discard = true;
   c->stop_abs = -1;
-  if (ih.h) {
-    csv *h = ih.h;
-    src_close(&h->src);
-    free(h->buf), free(h->fs), free(h->fl), free(h->ff), free(h->rline), free(h->cols);
-    free(h->vbx), free(h->vby);
-    free(h);
-  }
+  for (int q = 1; q < P; q++) helper_free(ip[q].h);
+  if (have_lock) pthread_mutex_destroy(&vlock);
   if (!rc && c->vx >= 0) {
-    if (discard) c->vo->values_fn(c->vo->values_ctx, ST_VALUES_DISCARD, 1, NULL, NULL, 0);
+    if (discard)
+      for (int q = 1; q < (own_parts ? nrun : nrun > 1 ? 2 : 1); q++)
+        c->vo->values_fn(c->vo->values_ctx, ST_VALUES_DISCARD, q, NULL, NULL, 0);
     if (!c->vfail) c->vo->values_fn(c->vo->values_ctx, ST_VALUES_DONE, 0, NULL, NULL, 0);
   }
   return rc;
@@ -1396,7 +1487,8 @@ static int csv_open(st_input *in, st_error *err) {
     const st_field *f = st_rd_forced(in, col->name);
     if (f) {
       col->forced = true;
-      col->type = f->type == ST_T_LARGE_STRING ? ST_T_STRING : f->type;
+      col->large = f->type == ST_T_LARGE_STRING;
+      col->type = col->large ? ST_T_STRING : f->type;
       bool ok = (col->type >= ST_T_BOOL && col->type <= ST_T_UINT64) || col->type == ST_T_FLOAT ||
                 col->type == ST_T_DOUBLE || col->type == ST_T_STRING;
       if (!ok)
@@ -1445,9 +1537,9 @@ static int csv_open(st_input *in, st_error *err) {
       if (col->forced) continue;
       if (!col->seen) col->type = in->infer_all ? ST_T_NULL : ST_T_DOUBLE;
       else if (col->can & CAN_BOOL) col->type = ST_T_BOOL;
-      else if (col->can & CAN_INT) col->type = ST_T_INT64;
+      else if ((col->can & CAN_INT) && !(col->na && o->hats_import_types)) col->type = ST_T_INT64;
       else if (col->can & CAN_DBL) col->type = ST_T_DOUBLE;
-      else col->type = ST_T_STRING;
+      else col->type = ST_T_STRING, col->large = o->hats_import_types;
     }
     if (!in->infer_all) {
       ST_TRY(csv_restart(in, c, err));
@@ -1459,9 +1551,9 @@ static int csv_open(st_input *in, st_error *err) {
     st_field f;
     const st_field *ff = st_rd_forced(in, c->cols[j].name);
     if (ff) rc = st_field_copy(&f, ff);
-    else rc = st_field_init(&f, c->cols[j].name, c->cols[j].type, true);
+    else rc = st_field_init(&f, c->cols[j].name, c->cols[j].large ? ST_T_LARGE_STRING : c->cols[j].type,
+                            true);
     if (!rc) {
-      if (f.type == ST_T_LARGE_STRING) f.type = ST_T_STRING;  /* built as string; input.c widens */
       f.nullable = true;
       rc = st_field_add_child(&in->raw, &f);
       st_field_clear(&f);

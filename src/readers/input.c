@@ -241,10 +241,10 @@ static int rebase_offset(st_array *a, st_error *err) {
   return 0;
 }
 
-static int cast_array(const st_field *from, const st_field *to, st_array **pa, st_error *err) {
+int st_rd_cast_array(const st_field *from, const st_field *to, st_array **pa, st_error *err) {
   st_array *a = *pa;
   if (from->type == to->type) return 0;
-  if (to->type == ST_T_LARGE_STRING) {
+  if (to->type == ST_T_LARGE_STRING || to->type == ST_T_LARGE_BINARY) {
     /* int32 -> int64 offsets; the bytes are shared */
     int64_t n = a->length;
     st_mem *m = st_mem_new((size_t)(n + 1) * 8);
@@ -286,6 +286,14 @@ static int cast_array(const st_field *from, const st_field *to, st_array **pa, s
   a->mem[1] = m;
   a->buf[1] = m->data;
   return rebase_offset(a, err);
+}
+
+/* Every field under f (recursively) nullable. */
+static void set_nullable(st_field *f) {
+  for (int i = 0; i < f->n_children; i++) {
+    f->children[i].nullable = true;
+    set_nullable(&f->children[i]);
+  }
 }
 
 /* ---- open -------------------------------------------------------------------- */
@@ -464,6 +472,9 @@ static int build_output(st_input *in, st_error *err) {
     st_field_clear(&f);
   }
   ST_CHECK(!rc, err, ST_ERR_NOMEM, "out of memory");
+  /* hats-import's CSV (pandas) and FITS (numpy -> pyarrow) readers declare
+  ** every column nullable; its Parquet reader keeps the file's fields */
+  if (o->hats_import_types && strcmp(in->fmt->name, "parquet")) set_nullable(&in->schema);
   return 0;
 }
 
@@ -598,7 +609,7 @@ int st_input_next(st_input *in, st_table **batch, st_error *err) {
     cols[i] = raw->columns[k];
     raw->columns[k] = NULL;
     if (!rc && in->cast[i])
-      rc = cast_array(&raw->schema.children[k], &in->schema.children[i], &cols[i], err);
+      rc = st_rd_cast_array(&raw->schema.children[k], &in->schema.children[i], &cols[i], err);
   }
   if (!rc && in->fname_value) rc = const_string(in->fname_value, n, &cols[nout - 1], err);
   st_table_free(raw);

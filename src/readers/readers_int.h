@@ -68,6 +68,11 @@ extern const st_reader_format st_reader_parquet;
 bool st_rd_ends_with(const char *s, const char *suffix);
 /* A fixed-width array of n values owning `values` (and `valid` bits or NULL). */
 st_array *st_rd_array(int64_t n, st_mem *values, st_mem *valid, int64_t null_count);
+/* Convert *pa (of field `from`) to the type of `to` in place: integer
+** widening, integer/float to float, STRING/BINARY to LARGE_STRING/
+** LARGE_BINARY (offsets widened, bytes shared); input.c's cast_ok lists
+** what is allowed. */
+int st_rd_cast_array(const st_field *from, const st_field *to, st_array **pa, st_error *err);
 /* Validity bitmap (st_mem) from one byte per slot (nonzero = valid); counts nulls.
    Returns NULL in *out when every slot is valid. */
 int st_rd_bitmap(const uint8_t *valid, int64_t n, st_mem **out, int64_t *nulls, st_error *err);
