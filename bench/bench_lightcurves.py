@@ -369,6 +369,9 @@ def run():
              f"({nbst['pixel_groups']} pixel groups, chunksize {nbst['chunksize']}) {nbst['pool_s']:.2f} s; "
              f"excluding imports the speed-up is {(best['notebook']['wall'] - nbst['imports_s']) / best['skytile']['wall']:.1f}×.")
     L.append("")
+    L.append("Every run, in order (wall / CPU s): " + "; ".join(
+        f"{name} " + ", ".join(f"{r['wall']:.2f}/{r['cpu']:.2f}" for r in res[name]) for name in ("notebook", "skytile")) + ".")
+    L.append("")
     L.append("Peak memory: the larger of the process tree's summed PSS (sampled every 50 ms; shared pages of "
              "forked workers counted once) and the largest single process's peak RSS (wait4). skytile is one "
              "process (threads, no children): its peak RSS comes from wait4 alone, without the sampler thread, "
