@@ -67,23 +67,28 @@ static int add_pixel(st_moc *m, int j, int64_t pix, st_error *err) {
   return st_moc_add_range(m, lo, hi, err);
 }
 
-static int descend(cover *cv, int j, int64_t pix, st_error *err) {
+/* Centre c of pixel `pix` at order j and, when corner_r, the target-order
+** disc radius: the largest distance from c to the 4 corners, with margins. */
+static void pixel_disc(int j, int64_t pix, double c[3], double *corner_r) {
   int64_t x, y;
   int face;
   st_hpx_nest2xyf(j, pix, &x, &y, &face);
-  double inv = 1.0 / (double)(INT64_C(1) << j), c[3];
+  double inv = 1.0 / (double)(INT64_C(1) << j);
   st_hpx_xyf2vec(((double)x + 0.5) * inv, ((double)y + 0.5) * inv, face, c);
-  double r = cv->rad[j];
-  if (j == cv->order) {
-    r = 0;
-    for (int k = 0; k < 4; k++) {
-      double v[3];
-      st_hpx_xyf2vec((double)(x + (k & 1)) * inv, (double)(y + (k >> 1)) * inv, face, v);
-      double a = st_hpx_vec_angle(c, v);
-      if (a > r) r = a;
-    }
-    r = r * (1 + REL_MARGIN) + ABS_MARGIN;
+  if (!corner_r) return;
+  double r = 0;
+  for (int k = 0; k < 4; k++) {
+    double v[3];
+    st_hpx_xyf2vec((double)(x + (k & 1)) * inv, (double)(y + (k >> 1)) * inv, face, v);
+    double a = st_hpx_vec_angle(c, v);
+    if (a > r) r = a;
   }
+  *corner_r = r * (1 + REL_MARGIN) + ABS_MARGIN;
+}
+
+static int descend(cover *cv, int j, int64_t pix, st_error *err) {
+  double c[3], r = cv->rad[j];
+  pixel_disc(j, pix, c, j == cv->order ? &r : NULL);
   int cls = cv->classify(cv->region, c, r);
   if (cls == OUTSIDE) return 0;
   if (cls == INSIDE || j == cv->order) return add_pixel(cv->out, j, pix, err);
@@ -155,18 +160,8 @@ int st_hpx_cone_moc(int order, double ra, double dec, double radius_deg, st_moc 
 ** descent from the 12 base pixels (about 10x fewer for arcsecond cones).
 */
 static bool pixel_disc_meets_cone(int order, int64_t pix, const cone *k) {
-  int64_t x, y;
-  int face;
-  st_hpx_nest2xyf(order, pix, &x, &y, &face);
-  double inv = 1.0 / (double)(INT64_C(1) << order), c[3], r = 0;
-  st_hpx_xyf2vec(((double)x + 0.5) * inv, ((double)y + 0.5) * inv, face, c);
-  for (int q = 0; q < 4; q++) {
-    double v[3];
-    st_hpx_xyf2vec((double)(x + (q & 1)) * inv, (double)(y + (q >> 1)) * inv, face, v);
-    double a = st_hpx_vec_angle(c, v);
-    if (a > r) r = a;
-  }
-  r = r * (1 + REL_MARGIN) + ABS_MARGIN;
+  double c[3], r;
+  pixel_disc(order, pix, c, &r);
   return cone_classify(k, c, r) != OUTSIDE;
 }
 

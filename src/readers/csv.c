@@ -937,12 +937,13 @@ static int convert(csv *c, int j, int k, st_error *err) {
   st_type_id t = col->type;
   ST_TRY(st_buf_reserve(&col->valid, (size_t)k, err));
   uint8_t *valid = col->valid.data + col->valid.len;
-  if (t == ST_T_STRING && col->large) {
+  if (t == ST_T_STRING) {   /* offsets: int64 for large_string, else int32 */
+    size_t w = col->large ? 8 : 4;
     if (!col->vals.len) {
       int64_t z = 0;
-      ST_TRY(st_buf_append(&col->vals, &z, 8, err));
+      ST_TRY(st_buf_append(&col->vals, &z, w, err));
     }
-    ST_TRY(st_buf_reserve(&col->vals, (size_t)k * 8, err));
+    ST_TRY(st_buf_reserve(&col->vals, (size_t)k * w, err));
     for (int r = 0; r < k; r++) {
       size_t n;
       const uint8_t *p = field(c, r, j, &n);
@@ -950,28 +951,16 @@ static int convert(csv *c, int j, int k, st_error *err) {
       valid[r] = ok;
       col->nulls += !ok;
       if (ok) ST_TRY(st_buf_append(&col->data, p, n, err));
-      int64_t o = (int64_t)col->data.len;
-      memcpy(col->vals.data + col->vals.len, &o, 8);
-      col->vals.len += 8;
-    }
-  } else if (t == ST_T_STRING) {
-    if (!col->vals.len) {
-      int32_t z = 0;
-      ST_TRY(st_buf_append(&col->vals, &z, 4, err));
-    }
-    ST_TRY(st_buf_reserve(&col->vals, (size_t)k * 4, err));
-    for (int r = 0; r < k; r++) {
-      size_t n;
-      const uint8_t *p = field(c, r, j, &n);
-      bool ok = !is_na(c, p, n);
-      valid[r] = ok;
-      col->nulls += !ok;
-      if (ok) ST_TRY(st_buf_append(&col->data, p, n, err));
-      ST_CHECK(col->data.len <= INT32_MAX, err, ST_ERR_LIMIT,
-               "column '%s': more than 2 GiB of text in one batch; use a smaller batch size", col->name);
-      int32_t o = (int32_t)col->data.len;
-      memcpy(col->vals.data + col->vals.len, &o, 4);
-      col->vals.len += 4;
+      if (w == 8) {
+        int64_t o = (int64_t)col->data.len;
+        memcpy(col->vals.data + col->vals.len, &o, 8);
+      } else {
+        ST_CHECK(col->data.len <= INT32_MAX, err, ST_ERR_LIMIT,
+                 "column '%s': more than 2 GiB of text in one batch; use a smaller batch size", col->name);
+        int32_t o = (int32_t)col->data.len;
+        memcpy(col->vals.data + col->vals.len, &o, 4);
+      }
+      col->vals.len += w;
     }
   } else {
     int w = type_width(t);
