@@ -1,7 +1,9 @@
 """Shared pytest fixtures: where the build, the CLI and ../shared are."""
 import os
 import pathlib
+import struct
 import subprocess
+import zlib
 
 import pytest
 
@@ -73,3 +75,28 @@ def write_hive_partitions(t, ds, order, row_group_size, with_metadata):
     if with_metadata:
         pq.write_metadata(t.schema, ds / "_metadata", metadata_collector=collector)
     return ds
+
+
+def map_log_payloads(state):
+    """The valid records of an import state's map logs (STATE/map/log-*.bin), log by log,
+    each as its list of varints (state.c: a 16-byte header, then frames of uint32 length,
+    uint32 CRC-32 and the payload; a torn or corrupt frame ends its log).  Payload:
+    input index, size, mtime (ns), n, then n (pixel delta, count) pairs; a failure
+    record (tombstone) has n = 2**63 and nothing after it."""
+    for lg in sorted((state / "map").glob("log-*.bin")):
+        b = lg.read_bytes()
+        assert b[:8] == b"STMAPLG1"
+        p = 16
+        while p + 8 <= len(b):
+            n, crc = struct.unpack_from("<II", b, p)
+            if p + 8 + n > len(b) or zlib.crc32(b[p + 8:p + 8 + n]) != crc:
+                break
+            out, x, sh = [], 0, 0
+            for c in b[p + 8:p + 8 + n]:
+                x |= (c & 0x7F) << sh
+                sh += 7
+                if not c & 0x80:
+                    out.append(x)
+                    x, sh = 0, 0
+            yield out
+            p += 8 + n

@@ -17,15 +17,13 @@ leaves row for row.
 """
 import gzip
 import shutil
-import struct
-import zlib
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_skytile
+from conftest import map_log_payloads, run_skytile
 
 hp = pytest.importorskip("healpy")
 pd = pytest.importorskip("pandas")
@@ -295,43 +293,9 @@ def test_pre_quoted_field_across_the_middle(tmp_path):
     check_against(out, ids, ra, dec)
 
 
-def _varint(b, p):
-    v = s = 0
-    while True:
-        x = b[p]
-        p += 1
-        v |= (x & 0x7F) << s
-        s += 7
-        if not x & 0x80:
-            return v, p
-
-
 def map_log_records(state):
-    """(input index, total rows) of every valid record of the map logs
-    (state.c: 16-byte header, then (uint32 length, CRC-32, payload) frames;
-    payload: varints input, size, mtime, n, then n (pixel delta, count))."""
-    out = []
-    for lg in sorted((state / "map").glob("log-*.bin")):
-        b = lg.read_bytes()
-        assert b[:8] == b"STMAPLG1"
-        p = 16
-        while p + 8 <= len(b):
-            n, crc = struct.unpack_from("<II", b, p)
-            if p + 8 + n > len(b) or zlib.crc32(b[p + 8:p + 8 + n]) != crc:
-                break
-            q = p + 8
-            inp, q = _varint(b, q)
-            _, q = _varint(b, q)
-            _, q = _varint(b, q)
-            k, q = _varint(b, q)
-            rows_ = 0
-            for _ in range(k):
-                _, q = _varint(b, q)
-                c, q = _varint(b, q)
-                rows_ += c
-            out.append((inp, rows_))
-            p += 8 + n
-    return sorted(out)
+    """(input index, total rows) of every valid record of the map logs."""
+    return sorted((v[0], sum(v[5:4 + 2 * v[3]:2])) for v in map_log_payloads(state))
 
 
 def test_parts_write_one_map_record_per_input(tmp_path):

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SKYTILE, run_skytile
+from conftest import SKYTILE, map_log_payloads, run_skytile
 
 hp = pytest.importorskip("healpy")
 
@@ -107,35 +107,15 @@ def read_inputs_lst(state):
     return out
 
 
-def varints(b):
-    out, x, s = [], 0, 0
-    for c in b:
-        x |= (c & 0x7F) << s
-        s += 7
-        if not c & 0x80:
-            out.append(x)
-            x, s = 0, 0
-    return out
-
-
 def map_records(state):
     """{path: [("hist", size, mtime) | ("tomb", size, mtime), ...]} from all map logs."""
     names = read_inputs_lst(state)
     recs = {}
-    for lg in sorted((state / "map").glob("log-*.bin")):
-        b = lg.read_bytes()
-        assert b[:8] == b"STMAPLG1"
-        p = 16
-        while p + 8 <= len(b):
-            n, crc = struct.unpack_from("<II", b, p)
-            if p + 8 + n > len(b) or zlib.crc32(b[p + 8:p + 8 + n]) != crc:
-                break
-            v = varints(b[p + 8:p + 8 + n])
-            kind = "tomb" if v[3] == TOMB_N else "hist"
-            if kind == "tomb":
-                assert len(v) == 4
-            recs.setdefault(names[v[0]], []).append((kind, v[1], v[2]))
-            p += 8 + n
+    for v in map_log_payloads(state):
+        kind = "tomb" if v[3] == TOMB_N else "hist"
+        if kind == "tomb":
+            assert len(v) == 4
+        recs.setdefault(names[v[0]], []).append((kind, v[1], v[2]))
     return recs
 
 
