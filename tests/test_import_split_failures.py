@@ -387,3 +387,33 @@ def test_torn_tombstone(pq_inputs, tmp_path):
     r3 = run_skytile("import", *args, "--resume", check=True, timeout=300)
     assert first_mapping(r3.stderr) == f"Mapping: {NGOOD}/{NGOOD + 1}"
     assert_same_catalog(out, clean_import(files, tmp_path / "ref", "1"), ids_of(files))
+
+
+def test_parquet_contradicting_its_arrow_schema(tmp_path):
+    """A Parquet input whose ARROW:schema says fixed_size_list[3] while a row holds 2
+    values (pyarrow writes the lists; the schema message is replaced by one from
+    pyarrow's own serializer): a clear error naming the file and the column, the good
+    file's rows untouched by the run (no catalog), no crash."""
+    import base64
+    good = tmp_path / "good.parquet"
+    bad = tmp_path / "bad.parquet"
+    n = 50
+    base = {"id": pa.array(np.arange(n, dtype=np.int64)),
+            "ra": pa.array(np.linspace(10, 20, n)), "dec": pa.array(np.linspace(-5, 5, n))}
+    fixed = pa.schema([("id", pa.int64()), ("ra", pa.float64()), ("dec", pa.float64()),
+                       ("v", pa.list_(pa.float32(), 3))])
+    pq.write_table(pa.table({**base, "v": pa.array([[1.0, 2.0, 3.0]] * n, pa.list_(pa.float32(), 3))}), good)
+    vals = [[1.0, 2.0, 3.0]] * n
+    vals[37] = [1.0, 2.0]
+    t = pa.table({**base, "v": pa.array(vals, pa.list_(pa.float32()))})
+    msg = base64.b64encode(fixed.serialize().to_pybytes())
+    with pq.ParquetWriter(bad, t.schema, store_schema=False) as w:
+        w.write_table(t)
+        w.add_key_value_metadata({"ARROW:schema": msg})
+    assert pq.read_metadata(bad).metadata[b"ARROW:schema"] == msg
+    out = tmp_path / "cat"
+    p = run_skytile("import", str(good), str(bad), "--output", str(out), "--highest-order", "2")
+    assert p.returncode != 0, p.stderr
+    assert str(bad) in p.stderr and "'v'" in p.stderr and "fixed_size_list[3]" in p.stderr, p.stderr
+    assert "a list of 2 values" in p.stderr, p.stderr
+    assert not out.exists()

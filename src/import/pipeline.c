@@ -103,6 +103,7 @@
 
 #include "import/pipeline.h"
 #include "import/import.h"
+#include "readers/readers_int.h"
 #include "skytile/healpix.h"
 #include "skytile/parquet.h"
 #include "util/mem.h"
@@ -316,68 +317,6 @@ void st_imp_radix_sort(uint64_t *keys, int64_t *vals, int64_t n, uint64_t max_ke
 
 /* ---- fixed-size lists through Parquet intermediates --------------------- */
 
-/* a (field f: LIST or LARGE_LIST) as a FIXED_LIST array of field `to`
-** (recursively for nested fixed lists): every valid slot must hold exactly
-** to->byte_width elements (else ST_ERR_SCHEMA); a null slot gets that many
-** null elements. */
-static int fixed_from_list(const st_field *f, const st_array *a, const st_field *to,
-                           st_array **out, int depth, st_error *err) {
-  *out = NULL;
-  ST_CHECK(depth < 64, err, ST_ERR_LIMIT, "fixed-size list nested too deep");
-  int64_t n = a->length, w = to->byte_width, total;
-  ST_CHECK(w >= 0 && !__builtin_mul_overflow(n, w, &total), err, ST_ERR_LIMIT,
-           "fixed-size list too large");
-  bool large = f->type == ST_T_LARGE_LIST;
-  int64_t *idx = malloc((size_t)(total ? total : 1) * sizeof *idx);
-  ST_CHECK(idx, err, ST_ERR_NOMEM, "out of memory");
-  int64_t nulls = 0;
-  for (int64_t i = 0; i < n; i++) {
-    int64_t j = a->offset + i;
-    int64_t s = large ? ((const int64_t *)a->buf[1])[j] : ((const int32_t *)a->buf[1])[j];
-    int64_t e = large ? ((const int64_t *)a->buf[1])[j + 1] : ((const int32_t *)a->buf[1])[j + 1];
-    bool valid = st_array_is_valid(a, i);
-    if (valid && e - s != w) {
-      free(idx);
-      return st_fail(err, ST_ERR_SCHEMA, "column '%s': a list of %lld values, expected %lld",
-                     f->name ? f->name : "", (long long)(e - s), (long long)w);
-    }
-    nulls += !valid;
-    for (int64_t k = 0; k < w; k++) idx[i * w + k] = valid ? s + k : -1;
-  }
-  st_array *child = NULL, *conv = NULL;
-  int rc = st_array_take(&f->children[0], a->children[0], idx, total, &child, err);
-  free(idx);
-  if (!rc && to->children[0].type == ST_T_FIXED_LIST &&
-      (f->children[0].type == ST_T_LIST || f->children[0].type == ST_T_LARGE_LIST)) {
-    rc = fixed_from_list(&f->children[0], child, &to->children[0], &conv, depth + 1, err);
-    st_array_free(child);
-    child = conv;
-  }
-  st_array *o = rc ? NULL : st_array_new();
-  if (!rc && !o) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
-  if (!rc) o->children = calloc(1, sizeof *o->children);
-  if (!rc && !o->children) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
-  if (!rc && nulls) {
-    st_mem *v = st_mem_new((size_t)(n + 7) / 8 + 1);
-    if (!v) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
-    else {
-      memset(v->data, 0, (size_t)(n + 7) / 8 + 1);
-      for (int64_t i = 0; i < n; i++)
-        if (st_array_is_valid(a, i)) v->data[i >> 3] |= (uint8_t)(1u << (i & 7));
-      o->mem[0] = v, o->buf[0] = v->data;
-    }
-  }
-  if (rc) {
-    st_array_free(child);
-    st_array_free(o);
-    return rc;
-  }
-  o->length = n, o->null_count = nulls, o->n_buffers = 1;
-  o->children[0] = child, o->n_children = 1;
-  *out = o;
-  return 0;
-}
-
 /* Does `f` (a list type read from Parquet) become `to` (a fixed-size list)? */
 static bool list_to_fixed(const st_field *f, const st_field *to) {
   if (to->type != ST_T_FIXED_LIST || (f->type != ST_T_LIST && f->type != ST_T_LARGE_LIST) ||
@@ -391,37 +330,6 @@ static bool list_to_fixed(const st_field *f, const st_field *to) {
   return !strcmp(ta, tb);
 }
 
-/* a (STRING/BINARY) with int64 offsets (LARGE_STRING/LARGE_BINARY): the
-** bytes and validity are shared, the offsets rebased to a->offset. */
-static int large_from_string(const st_array *a, st_array **out, st_error *err) {
-  int64_t n = a->length;
-  st_mem *m = st_mem_new((size_t)(n + 1) * 8);
-  ST_CHECK(m, err, ST_ERR_NOMEM, "out of memory");
-  const int32_t *o32 = (const int32_t *)a->buf[1] + a->offset;
-  for (int64_t i = 0; i <= n; i++) ((int64_t *)m->data)[i] = o32[i];
-  st_array *o = st_array_new();
-  if (!o) {
-    st_mem_unref(m);
-    return st_fail(err, ST_ERR_NOMEM, "out of memory");
-  }
-  o->length = n, o->null_count = a->null_count, o->n_buffers = 3;
-  if (a->buf[0] && a->null_count) { /* validity bits from a->offset on */
-    st_mem *v = st_mem_new((size_t)(n + 7) / 8 + 1);
-    if (!v) {
-      st_mem_unref(m), st_array_free(o);
-      return st_fail(err, ST_ERR_NOMEM, "out of memory");
-    }
-    memset(v->data, 0, (size_t)(n + 7) / 8 + 1);
-    for (int64_t i = 0; i < n; i++)
-      if (st_array_is_valid(a, i)) v->data[i >> 3] |= (uint8_t)(1u << (i & 7));
-    o->mem[0] = v, o->buf[0] = v->data;
-  }
-  o->mem[1] = m, o->buf[1] = m->data;
-  o->mem[2] = st_mem_ref(a->mem[2]), o->buf[2] = a->buf[2];
-  *out = o;
-  return 0;
-}
-
 int st_imp_restore_fixed_lists(const st_field *schema, st_table *t, st_error *err) {
   for (int i = 0; i < t->n_columns; i++) {
     st_field *f = &t->schema.children[i];
@@ -433,17 +341,21 @@ int st_imp_restore_fixed_lists(const st_field *schema, st_table *t, st_error *er
     bool large = to && ((f->type == ST_T_STRING && to->type == ST_T_LARGE_STRING) ||
                         (f->type == ST_T_BINARY && to->type == ST_T_LARGE_BINARY));
     if (!to || (!large && !list_to_fixed(f, to))) continue;
-    st_array *a = NULL;
-    if (large) ST_TRY(large_from_string(t->columns[i], &a, err));
-    else ST_TRY(fixed_from_list(f, t->columns[i], to, &a, 0, err));
     st_field nf;
-    if (st_field_copy(&nf, to)) {
-      st_array_free(a);
-      return st_fail(err, ST_ERR_NOMEM, "out of memory");
-    }
+    ST_CHECK(!st_field_copy(&nf, to), err, ST_ERR_NOMEM, "out of memory");
     nf.nullable = nf.nullable || f->nullable;
-    st_array_free(t->columns[i]);
-    t->columns[i] = a;
+    int rc;
+    if (large) {
+      rc = st_rd_cast_array(f, to, &t->columns[i], err);   /* in place */
+    } else {
+      st_array *a = NULL;
+      rc = st_rd_fixed_from_list(f, t->columns[i], to, &a, err);
+      if (!rc) st_array_free(t->columns[i]), t->columns[i] = a;
+    }
+    if (rc) {
+      st_field_clear(&nf);
+      return rc;
+    }
     st_field_clear(f);
     *f = nf;
   }

@@ -288,6 +288,73 @@ int st_rd_cast_array(const st_field *from, const st_field *to, st_array **pa, st
   return rebase_offset(a, err);
 }
 
+/* a (field f: LIST or LARGE_LIST) as a FIXED_LIST array of field `to`
+** (recursively for nested fixed lists): every valid slot must hold exactly
+** to->byte_width elements (else ST_ERR_SCHEMA); a null slot gets that many
+** null elements. */
+static int fixed_from_list(const st_field *f, const st_array *a, const st_field *to,
+                           st_array **out, int depth, st_error *err) {
+  *out = NULL;
+  ST_CHECK(depth < 64, err, ST_ERR_LIMIT, "fixed-size list nested too deep");
+  int64_t n = a->length, w = to->byte_width, total;
+  ST_CHECK(w >= 0 && !__builtin_mul_overflow(n, w, &total), err, ST_ERR_LIMIT,
+           "fixed-size list too large");
+  bool large = f->type == ST_T_LARGE_LIST;
+  int64_t *idx = malloc((size_t)(total ? total : 1) * sizeof *idx);
+  ST_CHECK(idx, err, ST_ERR_NOMEM, "out of memory");
+  int64_t nulls = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t j = a->offset + i;
+    int64_t s = large ? ((const int64_t *)a->buf[1])[j] : ((const int32_t *)a->buf[1])[j];
+    int64_t e = large ? ((const int64_t *)a->buf[1])[j + 1] : ((const int32_t *)a->buf[1])[j + 1];
+    bool valid = st_array_is_valid(a, i);
+    if (valid && e - s != w) {
+      free(idx);
+      return st_fail(err, ST_ERR_SCHEMA, "column '%s': a list of %lld values, expected %lld",
+                     f->name ? f->name : "", (long long)(e - s), (long long)w);
+    }
+    nulls += !valid;
+    for (int64_t k = 0; k < w; k++) idx[i * w + k] = valid ? s + k : -1;
+  }
+  st_array *child = NULL, *conv = NULL;
+  int rc = st_array_take(&f->children[0], a->children[0], idx, total, &child, err);
+  free(idx);
+  if (!rc && to->children[0].type == ST_T_FIXED_LIST &&
+      (f->children[0].type == ST_T_LIST || f->children[0].type == ST_T_LARGE_LIST)) {
+    rc = fixed_from_list(&f->children[0], child, &to->children[0], &conv, depth + 1, err);
+    st_array_free(child);
+    child = conv;
+  }
+  st_array *o = rc ? NULL : st_array_new();
+  if (!rc && !o) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
+  if (!rc) o->children = calloc(1, sizeof *o->children);
+  if (!rc && !o->children) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
+  if (!rc && nulls) {
+    st_mem *v = st_mem_new((size_t)(n + 7) / 8 + 1);
+    if (!v) rc = st_fail(err, ST_ERR_NOMEM, "out of memory");
+    else {
+      memset(v->data, 0, (size_t)(n + 7) / 8 + 1);
+      for (int64_t i = 0; i < n; i++)
+        if (st_array_is_valid(a, i)) v->data[i >> 3] |= (uint8_t)(1u << (i & 7));
+      o->mem[0] = v, o->buf[0] = v->data;
+    }
+  }
+  if (rc) {
+    st_array_free(child);
+    st_array_free(o);
+    return rc;
+  }
+  o->length = n, o->null_count = nulls, o->n_buffers = 1;
+  o->children[0] = child, o->n_children = 1;
+  *out = o;
+  return 0;
+}
+
+int st_rd_fixed_from_list(const st_field *f, const st_array *a, const st_field *to, st_array **out,
+                          st_error *err) {
+  return fixed_from_list(f, a, to, out, 0, err);
+}
+
 /* Every field under f (recursively) nullable. */
 static void set_nullable(st_field *f) {
   for (int i = 0; i < f->n_children; i++) {

@@ -17,6 +17,7 @@
 ** unexpected leaves the Parquet-derived types alone.
 */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,52 +163,6 @@ static int arrow_types(st_input *in, pq_state *s, st_error *err) {
   return 0;
 }
 
-/* The LIST array *pa (field f) as a FIXED_LIST of w values per slot. */
-static int to_fixed(const st_field *f, st_array **pa, int32_t w, st_error *err) {
-  const st_array *a = *pa;
-  int64_t n = a->length, total;
-  ST_CHECK(!__builtin_mul_overflow(n, (int64_t)w, &total), err, ST_ERR_LIMIT, "fixed-size list too large");
-  int64_t *idx = malloc((size_t)(total ? total : 1) * sizeof *idx);
-  ST_CHECK(idx, err, ST_ERR_NOMEM, "out of memory");
-  const int32_t *off = (const int32_t *)a->buf[1];
-  int64_t nulls = 0;
-  for (int64_t i = 0; i < n; i++) {
-    int64_t s0 = off[a->offset + i], e = off[a->offset + i + 1];
-    bool valid = st_array_is_valid(a, i);
-    if (valid && e - s0 != w) {
-      free(idx);
-      return st_fail(err, ST_ERR_CORRUPT, "column '%s': a list of %lld values where ARROW:schema says "
-                     "fixed_size_list[%d]", f->name ? f->name : "", (long long)(e - s0), (int)w);
-    }
-    nulls += !valid;
-    for (int64_t k = 0; k < w; k++) idx[i * w + k] = valid ? s0 + k : -1;
-  }
-  st_array *child = NULL;
-  int rc = st_array_take(&f->children[0], a->children[0], idx, total, &child, err);
-  free(idx);
-  if (rc) return rc;
-  st_array *o = st_array_new();
-  if (o) o->children = calloc(1, sizeof *o->children);
-  st_mem *v = nulls ? st_mem_new((size_t)(n + 7) / 8 + 1) : NULL;
-  if (!o || !o->children || (nulls && !v)) {
-    st_mem_unref(v);
-    st_array_free(child);
-    st_array_free(o);
-    return st_fail(err, ST_ERR_NOMEM, "out of memory");
-  }
-  if (v) {
-    memset(v->data, 0, (size_t)(n + 7) / 8 + 1);
-    for (int64_t i = 0; i < n; i++)
-      if (st_array_is_valid(a, i)) v->data[i >> 3] |= (uint8_t)(1u << (i & 7));
-    o->mem[0] = v, o->buf[0] = v->data;
-  }
-  o->length = n, o->null_count = nulls, o->n_buffers = 1;
-  o->children[0] = child, o->n_children = 1;
-  st_array_free(*pa);
-  *pa = o;
-  return 0;
-}
-
 /* Widen / fix the columns of t (raw columns in->need[]) marked large. */
 static int widen(st_input *in, pq_state *s, st_table *t, st_error *err) {
   for (int k = 0; k < t->n_columns && k < in->n_need; k++) {
@@ -215,7 +170,17 @@ static int widen(st_input *in, pq_state *s, st_table *t, st_error *err) {
     st_field *f = &t->schema.children[k];
     const st_field *rf = &in->raw.children[in->need[k]];
     if (rf->type == ST_T_FIXED_LIST && f->type == ST_T_LIST && f->n_children == 1) {
-      ST_TRY(to_fixed(f, &t->columns[k], rf->byte_width, err));
+      st_array *a = NULL;
+      int rc = st_rd_fixed_from_list(f, t->columns[k], rf, &a, err);
+      if (rc == ST_ERR_SCHEMA) { /* the file contradicts its own ARROW:schema */
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return st_fail(err, ST_ERR_CORRUPT, "%s (ARROW:schema says fixed_size_list[%d])", why,
+                       (int)rf->byte_width);
+      }
+      if (rc) return rc;
+      st_array_free(t->columns[k]);
+      t->columns[k] = a;
       f->type = ST_T_FIXED_LIST, f->byte_width = rf->byte_width;
       continue;
     }

@@ -73,6 +73,13 @@ st_array *st_rd_array(int64_t n, st_mem *values, st_mem *valid, int64_t null_cou
 ** LARGE_BINARY (offsets widened, bytes shared); input.c's cast_ok lists
 ** what is allowed. */
 int st_rd_cast_array(const st_field *from, const st_field *to, st_array **pa, st_error *err);
+/* a (field f: LIST or LARGE_LIST) as a new FIXED_LIST array of field `to`
+** (recursively for nested fixed lists): every valid slot must hold exactly
+** to->byte_width elements (else ST_ERR_SCHEMA naming the column); a null
+** slot gets that many null elements.  Used for Parquet inputs whose
+** ARROW:schema says fixed_size_list and for the import's intermediates. */
+int st_rd_fixed_from_list(const st_field *f, const st_array *a, const st_field *to, st_array **out,
+                          st_error *err);
 /* Validity bitmap (st_mem) from one byte per slot (nonzero = valid); counts nulls.
    Returns NULL in *out when every slot is valid. */
 int st_rd_bitmap(const uint8_t *valid, int64_t n, st_mem **out, int64_t *nulls, st_error *err);
